@@ -1,0 +1,209 @@
+"""API docs: the OpenAPI document, built from the schemas, and Swagger UI served offline."""
+
+import swagger_ui_bundle
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, Response, abort, current_app, render_template, send_from_directory
+from marshmallow import fields
+
+from api import schemas
+from api.errors import PROBLEM_JSON
+
+API_TITLE = "Job posting AI exposure API"
+API_VERSION = "1.0.0"
+OPENAPI_VERSION = "3.1.0"
+# swagger_ui_bundle ships Swagger UI 4, which renders OpenAPI 3.0 documents only; the docs page
+# is given the same document rendered as 3.0 (they differ in how nullable fields are written).
+SWAGGER_UI_OPENAPI_VERSION = "3.0.3"
+# The Swagger UI files the docs page uses; nothing else in the bundle is served.
+ASSETS = frozenset(
+    {"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png", "favicon-16x16.png"}
+)
+ASSET_MAX_AGE = 24 * 60 * 60
+
+bp = Blueprint("docs", __name__, template_folder="templates")
+
+ERRORS = {
+    400: ("BadRequest", "The body is not JSON (malformed, or not UTF-8)."),
+    404: ("NotFound", "No such resource."),
+    413: ("ContentTooLarge", "The body is larger than MAX_CONTENT_LENGTH bytes."),
+    415: ("UnsupportedMediaType", "The body is not sent as `application/json`."),
+    422: (
+        "UnprocessableContent",
+        "A field is missing, unknown, empty, of the wrong type or over its limit; `errors` "
+        "has a message per field.",
+    ),
+    500: ("InternalServerError", "An unexpected error; it is logged on the server."),
+    503: ("ServiceUnavailable", "No model is loaded."),
+}
+
+
+@bp.get("/openapi.json")
+def openapi() -> dict:
+    """Return the OpenAPI 3.1 document of this API."""
+    return build_spec(OPENAPI_VERSION).to_dict()
+
+
+@bp.get("/docs/openapi-3.0.json")
+def openapi_30() -> dict:
+    """Return the OpenAPI document as 3.0, the version the bundled Swagger UI renders."""
+    return build_spec(SWAGGER_UI_OPENAPI_VERSION).to_dict()
+
+
+@bp.get("/docs")
+def page() -> str:
+    """Return the Swagger UI page for the OpenAPI document."""
+    return render_template("docs.html", title=API_TITLE)
+
+
+@bp.get("/docs/assets/<filename>")
+def asset(filename: str) -> Response:
+    """Return one of Swagger UI's files from the installed swagger_ui_bundle package."""
+    if filename not in ASSETS:
+        abort(404)
+    return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=ASSET_MAX_AGE)
+
+
+def build_spec(openapi_version: str = OPENAPI_VERSION) -> APISpec:
+    """Build the current app's OpenAPI document from the schemas, with its limits."""
+    config = current_app.config
+    marshmallow_plugin = MarshmallowPlugin()
+    spec = APISpec(
+        title=API_TITLE,
+        version=API_VERSION,
+        openapi_version=openapi_version,
+        plugins=[marshmallow_plugin],
+        info={"description": _description()},
+    )
+    marshmallow_plugin.converter.add_attribute_function(configured_limits)
+    spec.components.schema("Problem", schema=schemas.ProblemSchema)
+    for name, description in ERRORS.values():
+        spec.components.response(
+            name, {"description": description, "content": {PROBLEM_JSON: {"schema": "Problem"}}}
+        )
+
+    body_limit = f"At most {config['MAX_CONTENT_LENGTH']} bytes (else 413)."
+    spec.path(
+        path="/v1/score",
+        operations={
+            "post": _scoring_operation(
+                summary="Score one posting",
+                request=schemas.PostingSchema,
+                response=schemas.ResultSchema,
+                body_limit=body_limit,
+            )
+        },
+    )
+    spec.path(
+        path="/v1/score/batch",
+        operations={
+            "post": _scoring_operation(
+                summary="Score a batch of postings, results in the same order",
+                request=schemas.BatchSchema,
+                response=schemas.BatchResultSchema,
+                body_limit=f"1 to {config['MAX_BATCH']} postings. {body_limit}",
+            )
+        },
+    )
+    spec.path(
+        path="/v1/model",
+        operations={"get": _get("Return the served model's card", schemas.ModelCardSchema)},
+    )
+    spec.path(
+        path="/healthz",
+        operations={"get": _get("Answer that the process is alive", schemas.HealthSchema)},
+    )
+    spec.path(
+        path="/readyz",
+        operations={
+            "get": _get("Answer whether the model is loaded", schemas.ReadySchema, errors=(503,))
+        },
+    )
+    document = {"type": "object", "description": "An OpenAPI document."}
+    spec.path(
+        path="/openapi.json",
+        operations={"get": _get("Return this OpenAPI 3.1 document", document)},
+    )
+    spec.path(
+        path="/docs/openapi-3.0.json",
+        operations={"get": _get("Return this document as OpenAPI 3.0 (for Swagger UI)", document)},
+    )
+    spec.path(
+        path="/docs",
+        operations={"get": _get("Return the Swagger UI page", {"type": "string"}, "text/html")},
+    )
+    spec.path(
+        path="/docs/assets/{filename}",
+        operations={
+            "get": {
+                **_get("Return a Swagger UI file", {"type": "string"}, "*/*", errors=(404,)),
+                "parameters": [
+                    {
+                        "name": "filename",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": sorted(ASSETS)},
+                    }
+                ],
+            }
+        },
+    )
+    return spec
+
+
+def configured_limits(self, field: fields.Field, **kwargs) -> dict:
+    """Document the limits that come from the app's settings (an apispec attribute function)."""
+    properties = {}
+    for validator in field.validators:
+        if isinstance(validator, schemas.Limit):
+            key = "maxItems" if isinstance(field, fields.List) else "maxLength"
+            properties[key] = validator.maximum
+    return properties
+
+
+def _scoring_operation(summary: str, request, response, body_limit: str) -> dict:
+    return {
+        "summary": summary,
+        "requestBody": {
+            "required": True,
+            "description": body_limit,
+            "content": {"application/json": {"schema": request}},
+        },
+        "responses": {
+            "200": {
+                "description": "The exposure, with the model version and sha256 prefix.",
+                "content": {"application/json": {"schema": response}},
+            },
+            **{str(status): ERRORS[status][0] for status in (400, 413, 415, 422, 500)},
+        },
+    }
+
+
+def _get(summary: str, schema, media_type: str = "application/json", errors=()) -> dict:
+    return {
+        "summary": summary,
+        "responses": {
+            "200": {"description": "OK", "content": {media_type: {"schema": schema}}},
+            **{str(status): ERRORS[status][0] for status in (*errors, 500)},
+        },
+    }
+
+
+def _description() -> str:
+    config = current_app.config
+    scorer = current_app.extensions["scorer"]
+    return (
+        "Scores how exposed the work in a job posting is to generative AI, duty by duty, "
+        "with the rubric of Eloundou et al. (2023): each duty is E0 (no exposure), "
+        "E1 (direct) or E2 (with LLM-powered software); the posting gets the expected shares "
+        "alpha (E1), beta (E1 + E2/2, the headline score) and gamma (E1 + E2).\n\n"
+        f"Serving model `{scorer.version}` (sha256 `{scorer.sha256[:12]}`).\n\n"
+        "Limits (setting, environment variable `EXPOSURE_<SETTING>`): "
+        f"request body {config['MAX_CONTENT_LENGTH']} bytes (MAX_CONTENT_LENGTH, 413); "
+        f"title {config['MAX_TITLE_CHARS']} characters (MAX_TITLE_CHARS, 422); "
+        f"description {config['MAX_DESCRIPTION_CHARS']} characters "
+        "(MAX_DESCRIPTION_CHARS, 422); "
+        f"id {config['MAX_ID_CHARS']} characters (MAX_ID_CHARS, 422); "
+        f"{config['MAX_BATCH']} postings per batch (MAX_BATCH, 422).\n\n"
+        "Errors are RFC 9457 problem details (`application/problem+json`)."
+    )

@@ -1,0 +1,194 @@
+"""Request and response bodies, as marshmallow schemas; the OpenAPI document is built from them.
+
+Response schemas are nested (result -> exposure, duties, model) so that later fields such as
+skills, occupations or language are one new field or one new nested schema away.
+"""
+
+from flask import current_app
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
+
+BANDS = ("low", "moderate", "high")
+LABELS = ("E0", "E1", "E2")
+
+
+class Limit(validate.Validator):
+    """Reject a string or list longer than the app setting `setting` allows."""
+
+    def __init__(self, setting: str, error: str = "Longer than maximum length {maximum}."):
+        self.setting = setting
+        self.error = error
+
+    def _repr_args(self) -> str:
+        return f"setting={self.setting!r}"
+
+    @property
+    def maximum(self) -> int:
+        """Return the limit in force in the current app."""
+        # Read at request time: limits are settings, and a schema class is built only once.
+        return current_app.config[self.setting]
+
+    def __call__(self, value):
+        maximum = self.maximum
+        if len(value) > maximum:
+            raise ValidationError(self.error.format(maximum=maximum))
+        return value
+
+
+def not_blank(value: str) -> None:
+    """Reject a string that is empty or only whitespace."""
+    if not value.strip():
+        raise ValidationError("Must not be empty or only whitespace.")
+
+
+# A string with at least one non-whitespace character, for the OpenAPI document.
+NOT_BLANK = {"minLength": 1, "pattern": r"\S"}
+
+
+class PostingSchema(Schema):
+    """A job posting to score."""
+
+    title = fields.String(
+        required=True,
+        validate=[not_blank, Limit("MAX_TITLE_CHARS")],
+        metadata={**NOT_BLANK, "description": "Job title.", "example": "Content writer"},
+    )
+    description = fields.String(
+        required=True,
+        validate=[not_blank, Limit("MAX_DESCRIPTION_CHARS")],
+        metadata={
+            **NOT_BLANK,
+            "description": "Posting text: plain text, Markdown or HTML. Duty offsets in the "
+            "result index into this string as sent.",
+            "example": "Responsibilities:\n- Write articles for our blog\n- Translate manuals",
+        },
+    )
+    id = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=Limit("MAX_ID_CHARS"),
+        metadata={"description": "Caller's identifier, echoed in the result."},
+    )
+
+
+class BatchSchema(Schema):
+    """Postings to score together."""
+
+    postings = fields.List(
+        fields.Nested(PostingSchema),
+        required=True,
+        validate=[
+            validate.Length(min=1),
+            Limit("MAX_BATCH", error="More than the maximum of {maximum} postings."),
+        ],
+        metadata={"description": "Postings to score; results come back in the same order."},
+    )
+
+
+class ProbabilitiesSchema(Schema):
+    """Probabilities of each exposure label for one duty."""
+
+    E0 = fields.Float(required=True, metadata={"description": "No exposure."})
+    E1 = fields.Float(
+        required=True, metadata={"description": "Direct exposure: a language model alone."}
+    )
+    E2 = fields.Float(
+        required=True,
+        metadata={"description": "Exposure with software built on a language model."},
+    )
+
+
+class DutySchema(Schema):
+    """One duty found in the description and its exposure label."""
+
+    text = fields.String(required=True)
+    start = fields.Integer(required=True, metadata={"description": "Offset in `description`."})
+    end = fields.Integer(required=True, metadata={"description": "End offset, exclusive."})
+    label = fields.String(required=True, validate=validate.OneOf(LABELS))
+    probabilities = fields.Nested(ProbabilitiesSchema, required=True)
+
+
+class ExposureSchema(Schema):
+    """The posting's exposure: Eloundou et al. (2023) shares over its scored units."""
+
+    score = fields.Float(required=True, metadata={"description": "The headline score, beta."})
+    band = fields.String(required=True, validate=validate.OneOf(BANDS))
+    alpha = fields.Float(required=True, metadata={"description": "Expected share of E1."})
+    beta = fields.Float(required=True, metadata={"description": "Expected share of E1 + E2/2."})
+    gamma = fields.Float(required=True, metadata={"description": "Expected share of E1 + E2."})
+    confidence = fields.Float(
+        required=True, metadata={"description": "0 to 1; grows with evidence and certainty."}
+    )
+    basis = fields.String(
+        required=True,
+        metadata={
+            "description": "What was scored: duties, text (no duties found), title, or one "
+            "of those and the title (e.g. duties_and_title)."
+        },
+    )
+
+
+class ModelRefSchema(Schema):
+    """The model that produced a result."""
+
+    version = fields.String(required=True)
+    sha256 = fields.String(
+        required=True, metadata={"description": "Prefix of the artifact's sha256."}
+    )
+
+
+class ResultSchema(Schema):
+    """The exposure of one posting, explained duty by duty."""
+
+    id = fields.String(required=True, allow_none=True)
+    exposure = fields.Nested(ExposureSchema, required=True)
+    duties = fields.List(fields.Nested(DutySchema), required=True)
+    model = fields.Nested(ModelRefSchema, required=True)
+
+
+class BatchResultSchema(Schema):
+    """Results of a batch, in the order of its postings."""
+
+    results = fields.List(fields.Nested(ResultSchema), required=True)
+
+
+class ModelCardSchema(Schema):
+    """The served model's card (documented here; served as written by training)."""
+
+    class Meta:
+        # Documents the keys serving relies on; training may add any others.
+        unknown = INCLUDE
+
+    version = fields.String(required=True)
+    created_at = fields.String()
+    labels = fields.Dict()
+    bands = fields.Dict(keys=fields.String(), values=fields.Float())
+    artifact = fields.Dict(required=True)
+    libraries = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class HealthSchema(Schema):
+    """Liveness: the process answers."""
+
+    status = fields.String(required=True, metadata={"example": "ok"})
+
+
+class ReadySchema(Schema):
+    """Readiness: the model is loaded."""
+
+    status = fields.String(required=True, metadata={"example": "ready"})
+    model = fields.String(required=True, metadata={"description": "Version of the model."})
+
+
+class ProblemSchema(Schema):
+    """An error, as RFC 9457 problem details."""
+
+    type = fields.String(required=True, metadata={"example": "about:blank"})
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.Dict(
+        metadata={
+            "description": "Field-level messages: a list of messages per field, nested for "
+            "nested fields, keyed by index for list items (e.g. postings.3.title)."
+        }
+    )

@@ -1,0 +1,173 @@
+"""Score a job posting: segment -> score units -> aggregate -> explain."""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models import artifact
+from models.segment import Unit, segment
+
+LABELS = ("E0", "E1", "E2")
+# Weight of each label in beta (Eloundou et al. 2023): E1 counts fully, E2 half.
+BETA_WEIGHTS = {"E0": 0.0, "E1": 1.0, "E2": 0.5}
+# Units that tell what the work is when a posting lists no duties (a one-line gig, a title
+# and a requirements list). Benefits, company blurb, legal and apply text never do.
+FALLBACK_KINDS = ("other", "requirement")
+# The title is scored as one more unit with this weight: it names the work, which matters most
+# for gigs and for ads whose duties are few or vague.
+TITLE_WEIGHT = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """A posting's exposure: the Eloundou shares over its scored units."""
+
+    alpha: float
+    beta: float
+    gamma: float
+    confidence: float
+
+
+def aggregate(probabilities: np.ndarray, weights: np.ndarray) -> Exposure:
+    """Combine per-unit E0/E1/E2 probabilities into expected alpha, beta, gamma and a confidence.
+
+    alpha, beta and gamma are the expected shares of E1, E1 + 0.5 E2 and E1 + E2 over the units,
+    each unit counted by its weight. Confidence is the product of coverage (rises with the
+    evidence weight: 1 unit 0.33, 3 units 0.6, 10 units 0.83) and certainty (one minus the mean
+    normalised entropy of the unit probabilities).
+    """
+    probabilities = np.asarray(probabilities, dtype=float)
+    weights = np.asarray(weights, dtype=float)
+    total = float(weights.sum())
+    if probabilities.size == 0 or total <= 0:
+        return Exposure(0.0, 0.0, 0.0, 0.0)
+    mean = weights @ probabilities / total
+    e1, e2 = float(mean[1]), float(mean[2])
+    clipped = np.clip(probabilities, 1e-12, 1.0)
+    entropy = -(clipped * np.log(clipped)).sum(axis=1) / math.log(len(LABELS))
+    certainty = 1.0 - float(weights @ entropy / total)
+    coverage = total / (total + 2.0)
+    return Exposure(
+        alpha=_unit_interval(e1),
+        beta=_unit_interval(e1 + 0.5 * e2),
+        gamma=_unit_interval(e1 + e2),
+        confidence=_unit_interval(coverage * certainty),
+    )
+
+
+def band(score: float, thresholds: dict[str, float]) -> str:
+    """Name the band of a score: low below `moderate`, high from `high` up."""
+    if score >= thresholds["high"]:
+        return "high"
+    if score >= thresholds["moderate"]:
+        return "moderate"
+    return "low"
+
+
+def _unit_interval(value: float) -> float:
+    return round(min(max(value, 0.0), 1.0), 4)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What one posting contributes to the batch: its units and the texts to classify."""
+
+    duties: list[Unit]
+    texts: list[str]
+    weights: list[float]
+    basis: str
+
+
+class Scorer:
+    """A loaded exposure model that scores postings."""
+
+    def __init__(self, model: Any, card: dict):
+        self.model = model
+        self.card = card
+        self.version: str = card["version"]
+        self.sha256: str = card["artifact"]["sha256"]
+        self.thresholds: dict[str, float] = card["bands"]
+        classes = list(model.classes_)
+        if sorted(classes) != list(LABELS):
+            raise artifact.ArtifactError(f"model classes {classes} are not {list(LABELS)}")
+        # Column order of predict_proba, mapped to E0, E1, E2.
+        self._columns = [classes.index(label) for label in LABELS]
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "Scorer":
+        """Load a scorer from a model directory (model.joblib + card.json)."""
+        model, card = artifact.load(Path(directory))
+        return cls(model, card)
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        """Return E0/E1/E2 probabilities, one row per text."""
+        if not texts:
+            return np.zeros((0, len(LABELS)))
+        return self.model.predict_proba(list(texts))[:, self._columns]
+
+    def score(self, title: str, description: str, id: str | None = None) -> dict:
+        """Score one posting."""
+        return self.score_many([{"id": id, "title": title, "description": description}])[0]
+
+    def score_many(self, postings: Sequence[dict]) -> list[dict]:
+        """Score postings in one model call; each has `title`, `description` and optional `id`."""
+        plans = [self._plan(p["title"], p["description"]) for p in postings]
+        probabilities = self.predict([text for plan in plans for text in plan.texts])
+        results, offset = [], 0
+        for posting, plan in zip(postings, plans, strict=True):
+            rows = probabilities[offset : offset + len(plan.texts)]
+            offset += len(plan.texts)
+            results.append(self._explain(posting.get("id"), plan, rows))
+        return results
+
+    def _plan(self, title: str, description: str) -> _Plan:
+        units = segment(description)
+        duties = [unit for unit in units if unit.kind == "duty"]
+        basis = "duties"
+        scored = duties
+        if not duties:
+            scored = [unit for unit in units if unit.kind in FALLBACK_KINDS]
+            basis = "text"
+        texts = [unit.text for unit in scored]
+        weights = [1.0] * len(texts)
+        title = title.strip()
+        if title:
+            texts.append(title)
+            weights.append(TITLE_WEIGHT)
+            basis = f"{basis}_and_title" if scored else "title"
+        return _Plan(duties=duties, texts=texts, weights=weights, basis=basis)
+
+    def _explain(self, posting_id: str | None, plan: _Plan, rows: np.ndarray) -> dict:
+        exposure = aggregate(rows, np.asarray(plan.weights))
+        duties = []
+        if plan.basis.startswith("duties"):
+            for unit, row in zip(plan.duties, rows, strict=False):
+                duties.append(
+                    {
+                        "text": unit.text,
+                        "start": unit.start,
+                        "end": unit.end,
+                        "label": LABELS[int(np.argmax(row))],
+                        "probabilities": {
+                            label: round(float(p), 4) for label, p in zip(LABELS, row, strict=True)
+                        },
+                    }
+                )
+        return {
+            "id": posting_id,
+            "exposure": {
+                "score": exposure.beta,
+                "band": band(exposure.beta, self.thresholds),
+                "alpha": exposure.alpha,
+                "beta": exposure.beta,
+                "gamma": exposure.gamma,
+                "confidence": exposure.confidence,
+                "basis": plan.basis,
+            },
+            "duties": duties,
+            "model": {"version": self.version, "sha256": self.sha256[:12]},
+        }

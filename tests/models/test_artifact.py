@@ -1,0 +1,65 @@
+import json
+import shutil
+
+import pytest
+
+from models import artifact, registry
+from models.scorer import Scorer
+
+
+@pytest.fixture
+def model_copy(tiny_model_dir, tmp_path):
+    return shutil.copytree(tiny_model_dir, tmp_path / "copy")
+
+
+def test_card_names_the_artifact_by_sha256(tiny_model_dir):
+    card = artifact.read_card(tiny_model_dir)
+    assert card["artifact"]["sha256"] == artifact.sha256(tiny_model_dir / "model.joblib")
+
+
+def test_load_refuses_a_changed_file(model_copy):
+    with open(model_copy / "model.joblib", "ab") as stream:
+        stream.write(b"tampered")
+    with pytest.raises(artifact.ArtifactError, match="sha256"):
+        Scorer.load(model_copy)
+
+
+def test_load_refuses_another_scikit_learn_version(model_copy):
+    card = json.loads((model_copy / "card.json").read_text())
+    card["libraries"]["scikit-learn"] = "0.24.2"
+    (model_copy / "card.json").write_text(json.dumps(card))
+    with pytest.raises(artifact.ArtifactError, match="scikit-learn 0.24.2"):
+        Scorer.load(model_copy)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"), [(None, "no model card"), ("{not json", "not valid JSON")]
+)
+def test_load_explains_a_missing_or_broken_card(model_copy, content, message):
+    card = model_copy / "card.json"
+    card.unlink()
+    if content is not None:
+        card.write_text(content)
+    with pytest.raises(artifact.ArtifactError, match=message):
+        artifact.load(model_copy)
+
+
+def test_registry_points_default_at_a_saved_version(tiny_model_dir, tmp_path):
+    shutil.copytree(tiny_model_dir, tmp_path / "v1")
+    with pytest.raises(registry.RegistryError, match="train one"):
+        registry.default_dir(tmp_path)
+    registry.set_default("v1", tmp_path)
+    assert registry.default_dir(tmp_path) == tmp_path / "v1"
+    assert registry.versions(tmp_path) == ["v1"]
+
+
+@pytest.mark.parametrize("version", ["../etc", "", "a/b", ".hidden"])
+def test_registry_rejects_unsafe_version_names(version, tmp_path):
+    with pytest.raises(registry.RegistryError):
+        registry.set_default(version, tmp_path)
+
+
+def test_the_shipped_default_model_loads():
+    scorer = Scorer.load(registry.default_dir())
+    result = scorer.score("Translator", "Translate our user manual from English to Spanish.")
+    assert result["model"]["version"] == registry.default_version()

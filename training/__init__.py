@@ -1,0 +1,1 @@
+"""Training, evaluation and command-line tools for the exposure model."""

@@ -1,0 +1,226 @@
+"""Fit the exposure model on the public data, evaluate it on held-out occupations, save it.
+
+    python -m training.train [--data-dir DIR] [--version NAME] [--set-default]
+"""
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from models import artifact, registry
+from models.scorer import BETA_WEIGHTS, LABELS, Scorer
+from training import data, evaluate
+from training import estimator
+from training.estimator import RANDOM_STATE
+
+TARGETS = {
+    "held_out_kappa": 0.55,
+    "held_out_beta_spearman": 0.92,
+    "postings_spearman_per_posting": 0.75,
+    "training_seconds": 300,
+}
+
+
+def band_thresholds(occupations: pd.DataFrame) -> dict[str, float]:
+    """Return band cut points: the terciles of the occupations' human beta."""
+    low, high = np.quantile(occupations["human_rating_beta"].dropna(), [1 / 3, 2 / 3])
+    return {"moderate": round(float(low), 4), "high": round(float(high), 4)}
+
+
+def git_commit() -> str | None:
+    """Return the commit of the working tree, or None outside a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=data.PROJECT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def library_versions() -> dict[str, str]:
+    """Return the versions of the libraries the artifact depends on."""
+    import joblib
+    import scipy
+    import sklearn
+    import Stemmer
+
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "joblib": joblib.__version__,
+        "pandas": pd.__version__,
+        "pystemmer": getattr(Stemmer, "__version__", "unknown"),
+    }
+
+
+def targets_met(held_out: dict, postings: dict | None, seconds: float) -> dict[str, bool]:
+    """Check the headline figures against the product's targets."""
+    met = {
+        "held_out_kappa": held_out["model"]["tasks"]["kappa"] >= TARGETS["held_out_kappa"],
+        "held_out_beta_spearman": held_out["model"]["occupations"]["beta"]["spearman"]
+        >= TARGETS["held_out_beta_spearman"],
+        "training_seconds": seconds <= TARGETS["training_seconds"],
+    }
+    if postings:
+        met["postings_spearman_per_posting"] = (
+            postings["spearman_per_posting"] >= TARGETS["postings_spearman_per_posting"]
+        )
+    return met
+
+
+def train(
+    data_dir: Path,
+    output: Path,
+    version: str,
+    folds: int = 5,
+    occupations: int | None = None,
+    postings_path: Path | None = evaluate.POSTINGS,
+    log=print,
+) -> dict:
+    """Run the whole training: load, cross-validate, fit on everything, evaluate, save."""
+    started = time.perf_counter()
+    table = data.load_tasks(data_dir)
+    if occupations:
+        table = data.slice_occupations(table, occupations, seed=RANDOM_STATE)
+    frame = table.frame
+    titles, title_sources = data.load_titles(data_dir)
+    log(f"tasks: {len(frame)} in {frame['soc_code'].nunique()} occupations; titles: {len(titles)}")
+
+    def fit(tasks: pd.DataFrame):
+        return estimator.fit(tasks, titles)
+
+    probabilities, fold_of = evaluate.out_of_fold(table, fit, folds)
+    held_out = evaluate.held_out_report(table, probabilities, fold_of)
+    log(_summary("held-out", held_out))
+
+    model = fit(frame)
+    card = {
+        "version": version,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+        "task": "E0/E1/E2 exposure of a duty to large language models (Eloundou et al. 2023)",
+        "labels": {
+            "schema": list(LABELS),
+            "source": "human_exposure_agg of eloundou_2023/full_labelset.tsv",
+            "beta_weights": BETA_WEIGHTS,
+            "meaning": {
+                "E0": "an LLM cannot halve the time the duty takes at equal quality",
+                "E1": "an LLM alone can halve it",
+                "E2": "halved only with software built on an LLM",
+            },
+        },
+        "bands": band_thresholds(table.occupations),
+        "data": {
+            "files": {**table.sources, **title_sources},
+            "tasks": len(frame),
+            "title_view": {
+                "titles_per_occupation": estimator.TITLES_PER_OCCUPATION,
+                "weight": estimator.TITLE_WEIGHT,
+            },
+        },
+        "libraries": library_versions(),
+        "estimator": {
+            "pipeline": [name for name, _ in model.steps],
+            "features": "stemmed word 1-2-grams, sublinear TF-IDF; trained on task statements "
+            "and O*NET job titles weighted by their occupation's label shares",
+            "classifier": "multinomial logistic regression, C=2",
+            "random_state": RANDOM_STATE,
+            "vocabulary": len(model.named_steps["features"].vocabulary_),
+        },
+        "evaluation": {
+            "split": f"GroupKFold({folds}) by O*NET-SOC occupation; occupations that share "
+            "an identical task text are one group",
+            "held_out": held_out,
+        },
+    }
+    output.mkdir(parents=True, exist_ok=True)
+    # Save first so that the postings are scored by the exact artifact that ships.
+    artifact.save(model, card, output)
+    if postings_path and Path(postings_path).is_file():
+        scorer = Scorer.load(output)
+        postings = evaluate.postings_report(
+            scorer, evaluate.read_postings(postings_path), table.occupations
+        )
+        card["evaluation"]["postings"] = {"file": Path(postings_path).name, **postings}
+        log(
+            f"postings: spearman per posting {postings['spearman_per_posting']}, "
+            f"per occupation {postings['spearman_per_occupation']} "
+            f"({postings['postings']} postings, {postings['occupations']} occupations)"
+        )
+    seconds = round(time.perf_counter() - started, 1)
+    card["training_seconds"] = seconds
+    card["targets"] = {
+        "values": TARGETS,
+        "met": targets_met(held_out, card["evaluation"].get("postings"), seconds),
+    }
+    card = artifact.save(model, card, output)
+    log(f"saved {output} in {seconds}s")
+    return card
+
+
+def _summary(name: str, report: dict) -> str:
+    model, gpt4 = report["model"], report["gpt4"]
+    return (
+        f"{name}: kappa {model['tasks']['kappa']} (GPT-4 {gpt4['tasks']['kappa']}), "
+        f"accuracy {model['tasks']['accuracy']} (GPT-4 {gpt4['tasks']['accuracy']}), "
+        f"macro-F1 {model['tasks']['macro_f1']} (GPT-4 {gpt4['tasks']['macro_f1']}), "
+        f"occupation beta Spearman {model['occupations']['beta']['spearman']} "
+        f"(GPT-4 {gpt4['occupations']['beta']['spearman']})"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and train."""
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__)
+    parser.add_argument("--data-dir", help=f"public data (default ${data.DATA_DIR_VARIABLE} "
+                        f"or {data.DEFAULT_DATA_DIR})")
+    parser.add_argument("--version", default=datetime.now(UTC).strftime("%Y%m%d-%H%M%S"),
+                        help="model version name (default: the UTC time)")
+    parser.add_argument("--models-dir", default=str(registry.MODELS_DIR),
+                        help="where versions are saved (default: models/)")
+    parser.add_argument("--folds", type=int, default=5, help="GroupKFold splits (default 5)")
+    parser.add_argument("--occupations", type=int,
+                        help="train on a random subset of this many occupation groups")
+    parser.add_argument("--postings", default=str(evaluate.POSTINGS),
+                        help="realistic postings to evaluate on ('' to skip)")
+    parser.add_argument("--set-default", action="store_true",
+                        help="make this version the one the API serves")
+    args = parser.parse_args(argv)
+    try:
+        root = data.data_dir(args.data_dir)
+        output = Path(args.models_dir) / args.version
+        card = train(
+            root,
+            output,
+            args.version,
+            folds=args.folds,
+            occupations=args.occupations,
+            postings_path=Path(args.postings) if args.postings else None,
+        )
+    except (data.DataError, artifact.ArtifactError, registry.RegistryError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.set_default:
+        registry.set_default(args.version, Path(args.models_dir))
+        print(f"default model is now {args.version}")
+    print(json.dumps(card["targets"], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
