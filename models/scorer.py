@@ -22,6 +22,10 @@ FALLBACK_KINDS = ("other", "requirement")
 TITLE_WEIGHT = 1.0
 
 
+# The largest variance one unit's beta can have (E0 or E1 at even odds): the prior unit's.
+_PRIOR_VARIANCE = 0.25
+
+
 @dataclass(frozen=True, slots=True)
 class Exposure:
     """A posting's exposure: the Eloundou shares over its scored units."""
@@ -36,9 +40,10 @@ def aggregate(probabilities: np.ndarray, weights: np.ndarray) -> Exposure:
     """Combine per-unit E0/E1/E2 probabilities into expected alpha, beta, gamma and a confidence.
 
     alpha, beta and gamma are the expected shares of E1, E1 + 0.5 E2 and E1 + E2 over the units,
-    each unit counted by its weight. Confidence is the product of coverage (rises with the
-    evidence weight: 1 unit 0.33, 3 units 0.6, 10 units 0.83) and certainty (one minus the mean
-    normalised entropy of the unit probabilities).
+    each unit counted by its weight. Confidence is 1 - 2 x the standard error of beta implied by
+    the unit probabilities (each unit's label drawn from its own distribution), with one more
+    unit of maximal uncertainty as a prior so that a single unit, however sure, stays at 0.5 or
+    below; it rises towards 1 with more and surer units.
     """
     probabilities = np.asarray(probabilities, dtype=float)
     weights = np.asarray(weights, dtype=float)
@@ -47,15 +52,16 @@ def aggregate(probabilities: np.ndarray, weights: np.ndarray) -> Exposure:
         return Exposure(0.0, 0.0, 0.0, 0.0)
     mean = weights @ probabilities / total
     e1, e2 = float(mean[1]), float(mean[2])
-    clipped = np.clip(probabilities, 1e-12, 1.0)
-    entropy = -(clipped * np.log(clipped)).sum(axis=1) / math.log(len(LABELS))
-    certainty = 1.0 - float(weights @ entropy / total)
-    coverage = total / (total + 2.0)
+    values = np.array([BETA_WEIGHTS[label] for label in LABELS])
+    unit_beta = probabilities @ values
+    unit_variance = probabilities @ values**2 - unit_beta**2
+    variance = max(float(weights**2 @ unit_variance), 0.0) + _PRIOR_VARIANCE
+    standard_error = math.sqrt(variance) / (total + 1.0)
     return Exposure(
         alpha=_unit_interval(e1),
         beta=_unit_interval(e1 + 0.5 * e2),
         gamma=_unit_interval(e1 + e2),
-        confidence=_unit_interval(coverage * certainty),
+        confidence=_unit_interval(1.0 - 2.0 * standard_error),
     )
 
 
@@ -135,16 +141,17 @@ class Scorer:
         texts = [unit.text for unit in scored]
         weights = [1.0] * len(texts)
         title = title.strip()
+        if not scored:
+            basis = "title"
         if title:
             texts.append(title)
             weights.append(TITLE_WEIGHT)
-            basis = f"{basis}_and_title" if scored else "title"
         return _Plan(duties=duties, texts=texts, weights=weights, basis=basis)
 
     def _explain(self, posting_id: str | None, plan: _Plan, rows: np.ndarray) -> dict:
         exposure = aggregate(rows, np.asarray(plan.weights))
         duties = []
-        if plan.basis.startswith("duties"):
+        if plan.basis == "duties":
             for unit, row in zip(plan.duties, rows, strict=False):
                 duties.append(
                     {

@@ -32,19 +32,22 @@ class Unit:
 # Lower case; English terms match on word boundaries, Japanese and Persian ones as substrings.
 # Persian terms are written with a space where the text may have a zero-width non-joiner.
 
+# fmt: off
+# Laid out as paragraphs for review; the formatter would give every term its own line.
 DUTY_HEADINGS = (
-    "responsibilities", "responsibility", "duties", "job duties", "key duties",
-    "what you'll do", "what you will do", "what you'll be doing", "what you will be doing",
-    "the role", "your role", "role description", "about the role", "about this role",
-    "job description", "position description", "job summary", "position summary",
-    "about the job", "about this job", "about the position", "about this position",
-    "about the project", "about the task", "about the opportunity", "about this opportunity",
-    "the opportunity", "key tasks", "tasks", "your tasks", "main tasks", "day to day",
-    "day-to-day", "in this role you will", "in this role", "scope of work", "deliverables",
-    "project description", "project details", "project overview", "task description",
-    "accountabilities", "your mission", "your impact", "description",
+    "responsibilities", "responsibility", "duties", "job duties", "key duties", "what you'll do",
+    "what you will do", "what you'll be doing", "what you will be doing", "the role", "your role",
+    "role description", "about the role", "about this role", "job description",
+    "position description", "job summary", "position summary", "about the job", "about this job",
+    "about the position", "about this position", "about the project", "about the task",
+    "about the opportunity", "about this opportunity", "the opportunity", "key tasks", "tasks",
+    "your tasks", "main tasks", "day to day", "day-to-day", "in this role you will",
+    "in this role", "scope of work", "deliverables", "project description", "project details",
+    "project overview", "task description", "accountabilities", "your mission", "your impact",
+    "description",
     "業務内容", "仕事内容", "募集内容", "依頼内容", "お仕事内容", "作業内容", "業務詳細",
-    "依頼詳細", "担当業務", "職務内容", "案件概要", "案件内容",
+    "依頼詳細", "担当業務", "職務内容", "案件概要",
+    "案件内容",
     "شرح وظایف", "وظایف", "شرح پروژه", "مسئولیت ها", "شرح شغل", "شرح کار", "توضیحات پروژه",
 )
 REQUIREMENT_HEADINGS = (
@@ -57,14 +60,16 @@ REQUIREMENT_HEADINGS = (
     "competencies", "education", "what you need", "you should have", "bonus points",
     "minimum qualifications", "basic qualifications", "preferred qualifications",
     "応募条件", "必須スキル", "歓迎スキル", "求める人材", "応募資格", "必須条件", "歓迎条件",
-    "求めるスキル", "必要なスキル", "求める経験", "対象となる方", "必須", "歓迎",
+    "求めるスキル", "必要なスキル", "求める経験",
+    "対象となる方", "必須", "歓迎",
     "الزامات", "مهارت ها", "مهارت", "شرایط", "نیازمندی ها", "شرایط احراز",
 )
 BENEFIT_HEADINGS = (
     "benefits", "benefit", "perks", "what we offer", "what we're offering", "we offer",
     "our offer", "compensation", "salary", "pay", "budget", "rate", "rates", "remuneration",
-    "rewards", "why join us", "why work with us", "what's in it for you",
-    "terms of employment", "package",
+    "rewards", "why join us", "why work with us", "what's in it for you", "terms of employment",
+    "terms of appointment", "appointment terms", "employment terms", "conditions of employment",
+    "employment conditions", "working conditions", "package",
     "待遇", "福利厚生", "報酬", "給与", "給料", "時給", "月給", "年収", "単価",
     "مزایا", "حقوق", "دستمزد", "بودجه",
 )
@@ -77,37 +82,35 @@ COMPANY_HEADINGS = (
     "درباره ما", "درباره شرکت", "معرفی شرکت",
 )
 LEGAL_HEADINGS = (
-    "equal opportunity", "equal employment opportunity", "eeo", "diversity statement",
-    "diversity", "diversity & inclusion", "diversity and inclusion", "inclusion",
-    "disclaimer", "privacy", "privacy notice", "data protection", "legal",
-    "non-discrimination", "accommodations", "e-verify",
+    "equal opportunity", "equal employment opportunity", "eeo", "diversity statement", "diversity",
+    "diversity & inclusion", "diversity and inclusion", "inclusion", "disclaimer", "privacy",
+    "privacy notice", "data protection", "legal", "non-discrimination", "accommodations",
+    "e-verify",
 )
 APPLY_HEADINGS = (
-    "how to apply", "to apply", "application process", "application procedure",
-    "next steps", "hiring process", "interview process", "apply", "applying",
+    "how to apply", "to apply", "application process", "application procedure", "next steps",
+    "hiring process", "interview process", "apply", "applying",
     "応募方法", "選考フロー", "選考プロセス", "応募手順", "選考方法",
     "نحوه ارسال درخواست", "نحوه درخواست", "ارسال رزومه",
 )
-
 # Words that may sit around a lexicon term in a heading without making it a sentence.
 HEADING_FILLERS = (
-    "and", "job", "your", "our", "the", "key", "main", "additional", "other", "general",
-    "basic", "core", "position", "role", "required", "desired", "minimum",
+    "and", "job", "your", "our", "the", "key", "main", "additional", "other", "general", "basic",
+    "core", "position", "role", "required", "desired", "minimum",
 )
-
-# Cues strong enough to beat a benefit or company section: boilerplate often trails a posting.
+# Cues strong enough to beat the section: boilerplate often trails the last heading unannounced.
 LEGAL_STRONG_CUES = (
-    "equal opportunity", "equal employment", "without regard to", "race, color",
-    "race, colour", "regardless of race", "affirmative action", "e-verify",
-    "protected veteran", "eeo", "sexual orientation", "gender identity", "national origin",
-    "reasonable accommodation", "reasonable accommodations",
+    "equal opportunity", "equal employment", "without regard to", "race, color", "race, colour",
+    "regardless of race", "affirmative action", "e-verify", "protected veteran", "eeo",
+    "sexual orientation", "gender identity", "national origin", "reasonable accommodation",
+    "reasonable accommodations",
 )
 APPLY_STRONG_CUES = (
-    "how to apply", "apply now", "apply today", "apply here", "apply online", "please apply",
-    "send your cv", "send your resume", "send us your", "submit your application",
+    "how to apply", "apply now", "apply today", "apply here", "please apply", "send your cv",
+    "send your resume", "send us your cv", "send us your resume", "submit your application",
     "submit your cv", "submit your resume", "email your cv", "email your resume",
     "send your portfolio", "submit your portfolio", "click apply", "interested candidates",
-    "to apply, ",
+    "interested applicants",
 )
 LEGAL_CUES = (
     "disability", "disabilities", "veteran", "veterans", "accommodation", "accommodations",
@@ -115,32 +118,31 @@ LEGAL_CUES = (
     "discriminate", "privacy", "personal data", "data protection", "gdpr", "disclaimer",
 )
 BENEFIT_CUES = (
-    "salary", "salaries", "$", "€", "£", "usd", "eur", "per hour", "/hour", "/hr", "an hour",
+    "salary", "salaries", "$", "£", "usd", "eur", "per hour", "/hour", "/hr", "an hour",
     "per month", "per year", "per annum", "hourly rate", "health insurance", "dental",
     "vision insurance", "401(k)", "401k", "pension", "paid time off", "pto", "vacation",
     "holidays", "we offer", "bonus", "bonuses", "equity", "stock options", "remote-friendly",
-    "flexible hours", "flexible working", "budget", "compensation", "paid", "pay",
-    "benefits", "perks", "reimbursement", "allowance", "wellness", "parental leave",
-    "maternity", "paternity", "insurance", "retirement", "competitive",
-    "円", "時給", "月給", "年収", "報酬", "給与", "賞与", "交通費", "社会保険", "福利厚生",
-    "支給", "休暇",
-    "حقوق", "بیمه", "پاداش", "تومان", "ریال", "دستمزد", "مزایا",
+    "flexible hours", "flexible working", "budget", "compensation", "paid", "pay", "benefits",
+    "perks", "reimbursement", "allowance", "wellness", "parental leave", "maternity", "paternity",
+    "insurance", "retirement", "competitive",
+    "円", "時給", "月給", "年収", "報酬", "給与", "賞与", "交通費", "社会保険", "福利厚生", "支給",
+    "休暇",
+    "€", "حقوق", "بیمه", "پاداش", "تومان", "ریال", "دستمزد", "مزایا",
 )
 REQUIREMENT_CUES = (
     "years of experience", "years' experience", "years experience", "year of experience",
     "experience with", "experience in", "experience of", "degree", "bachelor", "bachelor's",
-    "master's", "phd", "proficiency", "proficient", "must have", "must be", "you have",
-    "you are", "knowledge of", "understanding of", "familiarity with", "familiar with",
-    "preferred", "certification", "certified", "fluent", "fluency", "required", "a plus",
-    "nice to have", "ability to", "skills", "background in", "track record",
-    "native speaker", "qualification", "qualifications",
+    "master's", "phd", "proficiency", "proficient", "must have", "must be", "you have", "you are",
+    "knowledge of", "understanding of", "familiarity with", "familiar with", "preferred",
+    "certification", "certified", "fluent", "fluency", "required", "a plus", "nice to have",
+    "ability to", "skills", "background in", "track record", "native speaker", "qualification",
+    "qualifications",
     "経験", "年以上", "歓迎", "必須", "資格", "スキル", "知識", "尚可", "優遇",
     "سابقه", "مدرک", "آشنایی با", "تسلط", "مهارت", "توانایی",
 )
 APPLY_CUES = (
     "apply", "applying", "application", "applications", "send your", "submit your", "click",
-    "deadline", "cv", "resume", "résumé", "cover letter", "portfolio", "contact us",
-    "interview",
+    "deadline", "cv", "resume", "résumé", "cover letter", "portfolio", "contact us", "interview",
     "応募", "ご連絡", "選考", "面接",
     "رزومه", "ارسال درخواست",
 )
@@ -158,56 +160,64 @@ DUTY_CUES = (
     "担当していただ", "作成", "執筆",
     "انجام", "ترجمه", "نیازمند", "به دنبال",
 )
-
 # Sentence openers, matched at the start of a unit; the longest opener wins.
 DUTY_VERBS = (
-    "write", "translate", "manage", "develop", "design", "build", "create", "lead",
-    "maintain", "implement", "support", "coordinate", "prepare", "review", "analyze",
-    "analyse", "conduct", "monitor", "ensure", "collaborate", "work", "assist", "provide",
-    "handle", "perform", "oversee", "plan", "drive", "deliver", "own", "research", "test",
-    "edit", "proofread", "transcribe", "draft", "produce", "respond", "answer", "process",
-    "update", "track", "report", "organize", "organise", "schedule", "communicate",
-    "identify", "evaluate", "assess", "optimize", "optimise", "deploy", "configure",
-    "install", "troubleshoot", "debug", "document", "train", "mentor", "supervise", "sell",
-    "negotiate", "recruit", "audit", "compile", "enter", "record", "label", "annotate",
-    "categorize", "summarize", "summarise", "code", "program", "architect", "integrate",
-    "automate", "migrate", "refactor", "partner", "contribute", "participate", "help",
-    "serve", "operate", "inspect", "repair", "facilitate", "present", "promote", "publish",
-    "moderate", "curate", "localize", "localise", "illustrate", "animate", "compose",
-    "rewrite", "convert", "format", "scrape", "extract", "collect", "gather", "set up",
-    "establish", "define", "shape", "champion", "advise", "consult", "guide", "teach",
-    "tutor", "coach", "calculate", "reconcile", "invoice", "generate", "craft", "send",
-    "submit", "post", "design and build", "investigate", "resolve", "fix", "verify",
-    "proof", "check", "clean", "prioritize", "prioritise", "improve", "run", "make",
+    "write", "translate", "manage", "develop", "design", "build", "create", "lead", "maintain",
+    "implement", "support", "coordinate", "prepare", "review", "analyze", "analyse", "conduct",
+    "monitor", "ensure", "collaborate", "work", "assist", "provide", "handle", "perform",
+    "oversee", "plan", "drive", "deliver", "own", "research", "test", "edit", "proofread",
+    "transcribe", "draft", "produce", "respond", "answer", "process", "update", "track", "report",
+    "organize", "organise", "schedule", "communicate", "identify", "evaluate", "assess",
+    "optimize", "optimise", "deploy", "configure", "install", "troubleshoot", "debug", "document",
+    "train", "mentor", "supervise", "sell", "negotiate", "recruit", "audit", "compile", "enter",
+    "record", "label", "annotate", "categorize", "summarize", "summarise", "code", "program",
+    "architect", "integrate", "automate", "migrate", "refactor", "partner", "contribute",
+    "participate", "help", "serve", "operate", "inspect", "repair", "facilitate", "present",
+    "promote", "publish", "moderate", "curate", "localize", "localise", "illustrate", "animate",
+    "compose", "rewrite", "convert", "format", "scrape", "extract", "collect", "gather", "set up",
+    "establish", "define", "shape", "champion", "advise", "consult", "guide", "teach", "tutor",
+    "coach", "calculate", "reconcile", "invoice", "generate", "craft", "send", "submit", "post",
+    "design and build", "investigate", "resolve", "fix", "verify", "proof", "check", "clean",
+    "prioritize", "prioritise", "improve", "run", "make",
 )
 DUTY_OPENERS = (
     "you will", "you'll", "you would", "responsible for", "need someone to", "need someone",
     "need a", "need an", "need", "i need", "we need", "looking for someone to",
-    "seeking someone to", "the candidate will", "the successful candidate will",
-    "this role will", "this position will", "in this role you will", "your tasks",
-    "tasks include", "duties include",
+    "seeking someone to", "the candidate will", "the successful candidate will", "this role will",
+    "this position will", "in this role you will", "your tasks", "tasks include", "duties include",
 )
 REQUIREMENT_OPENERS = (
     "ability to", "able to", "must", "experience", "knowledge", "proficiency", "proficient",
     "fluent", "fluency", "familiarity", "familiar with", "proven", "at least", "minimum",
-    "bachelor", "bachelor's", "master's", "degree", "you have", "you are", "you're",
-    "you've", "understanding of", "working knowledge", "hands-on experience", "background in",
+    "bachelor", "bachelor's", "master's", "degree", "you have", "you are", "you're", "you've",
+    "understanding of", "working knowledge", "hands-on experience", "background in",
     "expertise in", "you will have", "you'll have", "you should have", "you must",
     "candidates must", "applicants must",
 )
 BENEFIT_OPENERS = (
-    "we offer", "we provide", "you will receive", "you'll receive", "you will get",
-    "you'll get", "you will enjoy", "you'll enjoy", "you get", "you receive", "enjoy",
-    "you will have access", "you'll have access", "competitive", "budget", "salary", "pay",
+    "we offer", "we provide", "you will receive", "you'll receive", "you will get", "you'll get",
+    "you will enjoy", "you'll enjoy", "you get", "you receive", "enjoy", "you will have access",
+    "you'll have access", "competitive", "budget", "salary", "pay",
 )
-COMPANY_OPENERS = ("we are a", "we're a", "our company", "our mission", "founded")
-
-ABBREVIATIONS = frozenset((
+COMPANY_OPENERS = (
+    "we are a", "we're a", "our company", "our mission", "founded",
+)
+APPLY_OPENERS = (
+    "to apply", "apply via", "apply through", "apply at", "apply online", "if interested",
+    "if you are interested", "if you're interested", "interested?", "send your cv",
+    "send your resume", "send us your cv", "send us your resume", "send us your application",
+    "email your cv", "email your resume", "email us your",
+    "ご応募は", "応募は", "応募方法は",
+    "رزومه خود را",
+)
+# Tokens a period follows without ending the sentence (lower case, no final period).
+ABBREVIATIONS = (
     "e.g", "i.e", "etc", "inc", "sr", "jr", "dr", "mr", "mrs", "ms", "vs", "no", "nr", "u.s",
-    "u.k", "st", "ltd", "co", "corp", "approx", "dept", "est", "ca", "cf", "al", "fig",
-    "vol", "ph.d", "prof", "jan", "feb", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
-    "nov", "dec", "hr", "hrs", "yr", "yrs", "incl", "excl", "govt", "a.m", "p.m", "approx",
-))
+    "u.k", "st", "ltd", "co", "corp", "approx", "dept", "est", "ca", "cf", "al", "fig", "vol",
+    "ph.d", "prof", "jan", "feb", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "hr", "hrs", "yr", "yrs", "incl", "excl", "govt", "a.m", "p.m",
+)
+# fmt: on
 
 
 # --- Patterns ---------------------------------------------------------------------------------
@@ -224,12 +234,12 @@ _HTML_BLOCK_TAG = re.compile(
     r"<(?:p|br|li|div|h[1-6]|ul|ol|tr|table|section|article|blockquote|hr|td|th)(?=[\s/>])",
     re.IGNORECASE,
 )
-_BLOCK_TAGS = frozenset((
-    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "fieldset",
-    "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
-    "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "tfoot",
-    "th", "thead", "tr", "ul",
-))
+_BLOCK_TAGS = frozenset(
+    "address article aside blockquote br dd div dl dt fieldset figcaption figure footer form"
+    " h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody td tfoot th thead tr"
+    " ul".split()
+)
+_ABBREVIATIONS = frozenset(ABBREVIATIONS)
 _HEADER_TAGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 _BOLD_TAGS = frozenset(("b", "strong"))
 _HIDDEN_TAGS = frozenset(("script", "style"))
@@ -266,10 +276,9 @@ _SHORT_HEADING_WORDS, _SHORT_HEADING_CHARS = 8, 60
 _TAGGED_HEADING_WORDS, _TAGGED_HEADING_CHARS = 12, 100
 _INLINE_HEADING_WORDS, _INLINE_HEADING_CHARS = 5, 40
 
-_FOLD = str.maketrans({
-    "’": "'", "‘": "'", "ʼ": "'", "‐": "-", "‑": "-", "ي": "ی", "ك": "ک", "\u200c": " ",
-    "ـ": None,
-})
+_FOLD = str.maketrans(
+    {"’": "'", "‘": "'", "ʼ": "'", "‐": "-", "‑": "-", "ي": "ی", "ك": "ک", "\u200c": " ", "ـ": None}
+)
 
 
 def _normalize(text: str) -> str:
@@ -353,22 +362,38 @@ def _verb_forms(verbs: Iterable[str]) -> list[str]:
 
 
 _GERUNDS = {"plan": "planning", "run": "running", "program": "programming", "set": "setting"}
-_HEADINGS = _Lexicon((
-    ("duty", DUTY_HEADINGS), ("requirement", REQUIREMENT_HEADINGS),
-    ("benefit", BENEFIT_HEADINGS), ("company", COMPANY_HEADINGS), ("legal", LEGAL_HEADINGS),
-    ("apply", APPLY_HEADINGS),
-))
+_HEADINGS = _Lexicon(
+    (
+        ("duty", DUTY_HEADINGS),
+        ("requirement", REQUIREMENT_HEADINGS),
+        ("benefit", BENEFIT_HEADINGS),
+        ("company", COMPANY_HEADINGS),
+        ("legal", LEGAL_HEADINGS),
+        ("apply", APPLY_HEADINGS),
+    )
+)
 _FILLERS = frozenset(HEADING_FILLERS)
 _STRONG_CUES = _Lexicon((("legal", LEGAL_STRONG_CUES), ("apply", APPLY_STRONG_CUES)))
 _CUE_ORDER = ("legal", "benefit", "requirement", "apply", "company", "duty")
-_CUES = _Lexicon((
-    ("legal", LEGAL_CUES), ("benefit", BENEFIT_CUES), ("requirement", REQUIREMENT_CUES),
-    ("apply", APPLY_CUES), ("company", COMPANY_CUES), ("duty", DUTY_CUES),
-))
-_OPENERS = _Lexicon((
-    ("benefit", BENEFIT_OPENERS), ("requirement", REQUIREMENT_OPENERS),
-    ("company", COMPANY_OPENERS), ("duty", (*DUTY_OPENERS, *_verb_forms(DUTY_VERBS))),
-))
+_CUES = _Lexicon(
+    (
+        ("legal", LEGAL_CUES),
+        ("benefit", BENEFIT_CUES),
+        ("requirement", REQUIREMENT_CUES),
+        ("apply", APPLY_CUES),
+        ("company", COMPANY_CUES),
+        ("duty", DUTY_CUES),
+    )
+)
+_OPENERS = _Lexicon(
+    (
+        ("apply", APPLY_OPENERS),
+        ("benefit", BENEFIT_OPENERS),
+        ("requirement", REQUIREMENT_OPENERS),
+        ("company", COMPANY_OPENERS),
+        ("duty", (*DUTY_OPENERS, *_verb_forms(DUTY_VERBS))),
+    )
+)
 
 
 # --- Visible text with a map back to the source -----------------------------------------------
@@ -494,7 +519,7 @@ class _Extractor(HTMLParser):
         if tag in _HIDDEN_TAGS:
             sink.hidden += 1
         elif tag in _BLOCK_TAGS:
-            # Formatting rarely spans blocks; resetting keeps one unclosed <b> from bolding the rest.
+            # Formatting rarely spans blocks: resetting stops one unclosed <b> bolding the rest.
             sink.bold = 0
             sink.header = 1 if tag in _HEADER_TAGS else 0
             sink.add_break(self.source_offset())
@@ -553,28 +578,26 @@ _CDATA_CLOSE = {
 
 
 def _sanitize(source: str) -> str:
-    """Return source, same length, with every "<" or "&#" HTMLParser could stall on blanked.
+    """Return a copy of source HTMLParser gets through in one pass, with the same offsets.
 
-    The standard library parser rescans the rest of the input for each unclosed comment, quote
-    or declaration, which turns a malformed megabyte into minutes. Each construct it is handed
-    here is complete, so it parses in one pass; a blanked character still shows as itself,
-    because the visible text is always read from the original.
+    The standard library parser rescans the rest of the input for each unclosed quote, comment
+    or declaration, which turns a malformed megabyte into minutes. Here each "<" or "&#" that
+    does not open a complete construct is blanked, so every construct the parser meets ends
+    where it should. A blanked character still shows as itself, because the visible text is
+    always read from the original. The copy stops at an unclosed comment, which hides the rest
+    of the page in a browser too.
     """
     blanks = []
-    # The last comment-close search: (where it started, what it found). A later "<!--" reuses it
-    # while the result still lies ahead, so unclosed comments cost one scan, not one each.
-    comment_from: int | None = None
-    comment_close: re.Match[str] | None = None
+    end = len(source)
     pos = 0
     while (m := _MARKUP_OPEN.search(source, pos)) is not None:
         i = m.start()
         pos = i + 1
+        nxt = source[i + 1 : i + 2]
         if m.group() == "&#":
             if not _CHARREF.match(source, i):
                 blanks.append(i)
-            continue
-        nxt = source[i + 1 : i + 2]
-        if nxt.isascii() and nxt.isalpha():
+        elif nxt.isascii() and nxt.isalpha():
             tag = _START_TAG.match(source, i)
             if tag is None:
                 blanks.append(i)
@@ -587,18 +610,13 @@ def _sanitize(source: str) -> str:
                     break  # the parser hides everything after an unclosed <script>
                 pos = close.end()
         elif source.startswith("<!--", i):
-            stale = comment_from is None or comment_from > i + 4 or (
-                comment_close is not None and comment_close.start() < i + 4
-            )
-            if stale:
-                comment_from = i + 4
-                comment_close = _COMMENT_CLOSE.search(source, comment_from)
-            if comment_close is None:
-                blanks.append(i)
-            else:
-                pos = comment_close.end()
-        elif nxt and nxt in "!?":
-            declaration = _DECLARATION.match(source, i)
+            close = _COMMENT_CLOSE.search(source, i + 4)
+            if close is None:
+                end = i
+                break
+            pos = close.end()
+        elif nxt and nxt in "!?/":
+            declaration = (_END_TAG if nxt == "/" else _DECLARATION).match(source, i)
             if declaration is None:
                 blanks.append(i)
                 continue
@@ -607,21 +625,13 @@ def _sanitize(source: str) -> str:
                 # _markupbase asserts on unknown marked sections; "<!\x00" is a bogus comment
                 # instead, hidden up to ">" as a browser hides "<![CDATA[...]]>" in HTML.
                 blanks.append(i + 2)
-        elif nxt == "/":
-            end_tag = _END_TAG.match(source, i)
-            if end_tag is None:
-                blanks.append(i)
-            else:
-                pos = end_tag.end()
-    if not blanks:
-        return source
     pieces = []
     last = 0
     for i in blanks:
         pieces.append(source[last:i])
         pieces.append("\x00")
         last = i + 1
-    pieces.append(source[last:])
+    pieces.append(source[last:end])
     return "".join(pieces)
 
 
@@ -630,7 +640,7 @@ def _html_run(source: str) -> _Run:
     fed = _sanitize(source)
     newlines = [m.start() for m in re.finditer("\n", source)]
     base = 0
-    while base < len(source):
+    while base < len(fed):
         parser = _Extractor(fed, base, newlines, sink)
         try:
             parser.feed(fed[base:])
@@ -654,7 +664,7 @@ def _lines(run: _Run) -> Iterator[_Run]:
     text = run.text
     start = 0
     for m in _LINE_BREAK.finditer(text):
-        if not text[start:m.start()].isspace() and m.start() > start:
+        if not text[start : m.start()].isspace() and m.start() > start:
             yield run.slice(start, m.start())
         start = m.end()
     if start < len(text) and not text[start:].isspace():
@@ -678,10 +688,12 @@ def _strip_markdown(run: _Run) -> _Run:
         i = 0
         while i + 1 < len(marks):
             a, b = marks[i], marks[i + 1]
-            inner = text[a + 2:b]
+            inner = text[a + 2 : b]
             # Flanking rules keep "2**3**4" and "a** b**" literal, as Markdown does.
             if (
-                inner and not inner[0].isspace() and not inner[-1].isspace()
+                inner
+                and not inner[0].isspace()
+                and not inner[-1].isspace()
                 and (a == 0 or not text[a - 1].isalnum())
                 and (b + 2 == len(text) or not text[b + 2].isalnum())
             ):
@@ -751,14 +763,17 @@ def _heading(run: _Run, marker: str | None) -> tuple[str, int] | None:
         ):
             return _title(vis), len(text)
     colon = _INLINE_COLON.search(text, 0, _INLINE_HEADING_CHARS + 1)
-    if colon and text[colon.end():].strip():
-        prefix = text[:colon.start()]
+    if colon and text[colon.end() :].strip():
+        prefix = text[: colon.start()]
         title = _title(prefix)
         if (
-            title and len(title.split()) <= _INLINE_HEADING_WORDS and _ALNUM.search(title)
+            title
+            and len(title.split()) <= _INLINE_HEADING_WORDS
+            and _ALNUM.search(title)
             and not any(c in _TERMINAL_PUNCT for c in title)
             and (
-                _section_kind(title) is not None or marker == "mark"
+                _section_kind(title) is not None
+                or marker == "mark"
                 or _all_flagged(run.slice(0, colon.start()), _BOLD)
             )
         ):
@@ -784,12 +799,12 @@ def _opens_sentence(text: str, i: int, end: int) -> bool:
 
 
 def _is_abbreviation(text: str, start: int, dot: int) -> bool:
-    chunk = text[max(start, dot - 40):dot]
+    chunk = text[max(start, dot - 40) : dot]
     if not chunk or chunk[-1].isspace():
         return False
     token = chunk.rsplit(None, 1)[-1].lstrip(_SENTENCE_OPENING_PUNCT).lower()
     return (
-        token in ABBREVIATIONS
+        token in _ABBREVIATIONS
         or (len(token) == 1 and token.isalpha())
         or _DOTTED_INITIALS.fullmatch(token) is not None
     )
@@ -830,8 +845,10 @@ def _bullet_pieces(run: _Run) -> Iterator[tuple[int, int]]:
     start = 0
     for m in _INLINE_BULLET.finditer(run.text):
         i = m.start()
-        # Only a bullet that stands between two source spaces, not one glued on by dropped markup.
-        if run.ends[i - 1] == run.starts[i] and run.ends[i] == run.starts[i + 1]:
+        # Only a bullet standing alone between spaces in the source, not one that dropped
+        # Markdown was folded into (its span would be wider than the bullet itself).
+        starts, ends = run.starts, run.ends
+        if ends[i - 1] == starts[i] == ends[i] - 1 and ends[i] == starts[i + 1]:
             yield start, i
             start = i + 1
     yield start, len(run.text)
@@ -867,16 +884,19 @@ def _spans(run: _Run) -> list[tuple[int, int]]:
 
 
 def _classify(text: str, section_kind: str | None, has_sections: bool) -> str:
-    if section_kind in ("duty", "requirement", "legal", "apply"):
+    if section_kind in ("legal", "apply"):
         return section_kind
     norm = _normalize(text)
+    head = _LEADING_NOISE.match(norm)
+    opener = _OPENERS.opening(norm, head.end() if head else 0)
+    if opener == "apply":
+        return opener
     strong = _STRONG_CUES.first(norm)
-    if strong is not None:
+    # "Ensure compliance with equal opportunity law" is still a duty of an HR role.
+    if strong == "apply" or (strong == "legal" and opener != "duty"):
         return strong
     if section_kind is not None:
         return section_kind
-    head = _LEADING_NOISE.match(norm)
-    opener = _OPENERS.opening(norm, head.end() if head else 0)
     if opener is not None:
         return opener
     found = _CUES.kinds_in(norm)
@@ -901,13 +921,10 @@ def segment(description: str) -> list[Unit]:
     has_sections = False
     for line in _lines(run):
         marker = _MARKER.match(line.text)
-        marker_kind = marker.lastgroup if marker and marker.group().strip() else None
-        content = line.slice(marker.end(), len(line.text)) if marker_kind else line
+        content = line if marker is None else line.slice(marker.end(), len(line.text))
         if not is_html:
             content = _strip_markdown(content)
-        if marker_kind == "hash":
-            content.mark(0, len(content.text), _HEADER)
-        heading = _heading(content, marker_kind)
+        heading = _heading(content, None if marker is None else marker.lastgroup)
         if heading is not None:
             section, resume = heading
             section_kind = _section_kind(section)

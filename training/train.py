@@ -202,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="make this version the one the API serves")
     args = parser.parse_args(argv)
     try:
+        output = Path(args.models_dir) / registry.check_version(args.version)
         root = data.data_dir(args.data_dir)
-        output = Path(args.models_dir) / args.version
         card = train(
             root,
             output,

@@ -31,12 +31,15 @@ def test_aggregate_of_nothing_is_zero_with_no_confidence():
 
 
 def test_confidence_rises_with_evidence_and_certainty():
-    sure = np.array([[0.0, 1.0, 0.0]])
     unsure = np.array([[1 / 3, 1 / 3, 1 / 3]])
-    one = aggregate(sure, np.ones(1)).confidence
-    ten = aggregate(np.repeat(sure, 10, axis=0), np.ones(10)).confidence
+    surer = np.array([[0.1, 0.8, 0.1]])
+    one = aggregate(unsure, np.ones(1)).confidence
+    ten = aggregate(np.repeat(unsure, 10, axis=0), np.ones(10)).confidence
     assert 0 < one < ten < 1
-    assert aggregate(unsure, np.ones(1)).confidence == 0.0
+    assert aggregate(surer, np.ones(1)).confidence > one
+    # The prior is worth one unit of maximal uncertainty: one sure unit gives 1 - 2 * 0.5 / 2.
+    assert aggregate(np.array([[0.0, 1.0, 0.0]]), np.ones(1)).confidence == 0.5
+    assert aggregate(np.repeat([[0.0, 1.0, 0.0]], 9, axis=0), np.ones(9)).confidence == 0.9
 
 
 @pytest.mark.parametrize(
@@ -84,7 +87,7 @@ def test_only_duties_drive_the_score(scorer):
 def test_a_posting_without_duties_falls_back_to_title_and_text(scorer):
     result = scorer.score("Translate my manual into Spanish", "Budget $200.")
     assert result["duties"] == []
-    assert result["exposure"]["basis"] in {"title", "text_and_title"}
+    assert result["exposure"]["basis"] in {"title", "text"}
     assert result["exposure"]["score"] > 0
     assert result["exposure"]["confidence"] < 0.5
 
