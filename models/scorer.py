@@ -89,10 +89,17 @@ class _Plan:
 
 
 class Scorer:
-    """A loaded exposure model that scores postings."""
+    """A loaded model that scores postings.
 
-    def __init__(self, model: Any, card: dict):
-        self.model = model
+    The artifact is a dict of named components; `exposure`, a text -> E0/E1/E2 classifier with
+    predict_proba, is the one every model has.
+    """
+
+    def __init__(self, components: dict[str, Any], card: dict):
+        if not isinstance(components, dict) or "exposure" not in components:
+            raise artifact.ArtifactError(f"model {card.get('version')} has no 'exposure' component")
+        self.components = components
+        self.model = model = components["exposure"]
         self.card = card
         self.version: str = card["version"]
         self.sha256: str = card["artifact"]["sha256"]
@@ -106,8 +113,8 @@ class Scorer:
     @classmethod
     def load(cls, directory: str | Path) -> "Scorer":
         """Load a scorer from a model directory (model.joblib + card.json)."""
-        model, card = artifact.load(Path(directory))
-        return cls(model, card)
+        components, card = artifact.load(Path(directory))
+        return cls(components, card)
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         """Return E0/E1/E2 probabilities, one row per text."""

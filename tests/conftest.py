@@ -50,5 +50,5 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     texts, labels = zip(*TINY_EXAMPLES, strict=True)
     model = fit(pd.DataFrame({"text": texts, "label": labels}))
     directory = tmp_path_factory.mktemp("models") / TINY_CARD["version"]
-    artifact.save(model, TINY_CARD, directory)
+    artifact.save({"exposure": model}, TINY_CARD, directory)
     return directory

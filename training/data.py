@@ -118,11 +118,14 @@ def slice_occupations(table: TaskTable, count: int, seed: int = 0) -> TaskTable:
 
 OCCUPATION_DATA = Path("onet_29_3") / "Occupation Data.txt"
 REPORTED_TITLES = Path("onet_29_3") / "Sample of Reported Titles.txt"
+TASKS_TO_DWAS = Path("onet_29_3") / "Tasks to DWAs.txt"
 ALTERNATE_TITLES = Path("onet_29_3") / "Alternate Titles.txt"
 
 
-def load_titles(root: Path) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Return O*NET job titles per occupation (official, reported, alternate, in that order)."""
+def load_titles(
+    root: Path, per_occupation: int | None = None
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Return O*NET job titles per occupation: official, reported, then alternate ones."""
     frames = [
         (OCCUPATION_DATA, "Title"),
         (REPORTED_TITLES, "Reported Job Title"),
@@ -135,28 +138,38 @@ def load_titles(root: Path) -> tuple[pd.DataFrame, dict[str, str]]:
     titles = pd.concat(parts, ignore_index=True).dropna()
     titles["title"] = titles["title"].str.strip()
     titles = titles[titles["title"].str.len() > 0].drop_duplicates(["soc_code", "title"])
+    if per_occupation:
+        titles = titles.groupby("soc_code").head(per_occupation)
     sources = {str(relative): artifact.sha256(root / relative) for relative, _ in frames}
     return titles.reset_index(drop=True), sources
 
 
-def title_view(
-    tasks: pd.DataFrame, titles: pd.DataFrame, per_occupation: int, weight: float
-) -> pd.DataFrame:
-    """Turn job titles into weighted training rows labelled by their occupation's task labels.
+def load_dwas(root: Path) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Return the O*NET detailed work activity titles linked to each (occupation, task)."""
+    links = _read(root, TASKS_TO_DWAS, sep="\t", dtype=str)
+    links = links[["O*NET-SOC Code", "Task ID", "DWA Title"]].dropna()
+    links = links.set_axis(["soc_code", "task_id", "title"], axis=1)
+    links["task_id"] = pd.to_numeric(links["task_id"], errors="coerce").astype("Int64")
+    return links.drop_duplicates().reset_index(drop=True), {
+        str(TASKS_TO_DWAS): artifact.sha256(root / TASKS_TO_DWAS)
+    }
 
-    A posting often names its work mainly in the title ("Translator", "Forklift Operator").
-    Each title becomes three rows, one per label, weighted by the share of that label among
-    the occupation's tasks, so the model learns what a title says about exposure without
-    learning it from any occupation held out of the split.
+
+def share_view(tasks: pd.DataFrame, links: pd.DataFrame, weight: float = 1.0) -> pd.DataFrame:
+    """Turn texts linked to tasks into weighted training rows labelled by those tasks' labels.
+
+    `links` has a `title` column and the key columns it shares with `tasks` (`soc_code` for job
+    titles; `soc_code` and `task_id` for work activities). Each distinct title becomes up to
+    three rows, one per label, weighted by that label's share among its linked tasks. Only the
+    given tasks are used, so a title never carries the label of a task held out of the split.
     """
-    shares = pd.crosstab(tasks["soc_code"], tasks["label"], normalize="index")
-    shares = shares.reindex(columns=list(LABELS), fill_value=0.0)
-    chosen = titles[titles["soc_code"].isin(shares.index)].groupby("soc_code").head(per_occupation)
-    rows = chosen.merge(shares, left_on="soc_code", right_index=True)
-    long = rows.melt(
-        id_vars=["soc_code", "title"], value_vars=list(LABELS), var_name="label", value_name="share"
-    )
-    long = long[long["share"] > 0]
+    keys = [column for column in ("soc_code", "task_id") if column in links.columns]
+    joined = links.merge(tasks[[*keys, "label"]], on=keys)
+    if joined.empty:
+        return pd.DataFrame({"text": [], "label": [], "weight": []})
+    shares = pd.crosstab(joined["title"], joined["label"], normalize="index")
+    long = shares.reset_index().melt(id_vars="title", var_name="label", value_name="share")
+    long = long[long["share"] > 0].sort_values(["title", "label"], kind="stable")
     return pd.DataFrame(
         {
             "text": long["title"].to_numpy(),

@@ -108,9 +108,7 @@ def held_out_report(table: TaskTable, probabilities: np.ndarray, fold_of: np.nda
             "tasks": task_metrics(truth, predicted),
             "calibration": calibration(truth, probabilities),
             "kappa_per_fold": per_fold["model"],
-            "occupations": correlations(
-                occupation_shares(frame, probabilities), table.occupations
-            ),
+            "occupations": correlations(occupation_shares(frame, probabilities), table.occupations),
         },
         "gpt4": {
             "tasks": task_metrics(truth[rated], gpt4[rated]),
@@ -130,7 +128,7 @@ def read_postings(path: Path = POSTINGS) -> list[dict]:
 
 
 def postings_report(scorer: Scorer, postings: list[dict], occupations: pd.DataFrame) -> dict:
-    """Correlate posting scores with their gold occupation's human beta, per posting and occupation."""
+    """Correlate posting scores with the human beta of their gold occupation."""
     known = [p for p in postings if p["soc_code"] in occupations.index]
     results = scorer.score_many(known)
     frame = pd.DataFrame(

@@ -1,6 +1,6 @@
 """Fit the exposure model on the public data, evaluate it on held-out occupations, save it.
 
-    python -m training.train [--data-dir DIR] [--version NAME] [--set-default]
+python -m training.train [--data-dir DIR] [--version NAME] [--set-default]
 """
 
 import argparse
@@ -17,8 +17,7 @@ import pandas as pd
 
 from models import artifact, registry
 from models.scorer import BETA_WEIGHTS, LABELS, Scorer
-from training import data, evaluate
-from training import estimator
+from training import data, estimator, evaluate
 from training.estimator import RANDOM_STATE
 
 TARGETS = {
@@ -98,11 +97,16 @@ def train(
     if occupations:
         table = data.slice_occupations(table, occupations, seed=RANDOM_STATE)
     frame = table.frame
-    titles, title_sources = data.load_titles(data_dir)
-    log(f"tasks: {len(frame)} in {frame['soc_code'].nunique()} occupations; titles: {len(titles)}")
+    titles, title_sources = data.load_titles(data_dir, estimator.TITLES_PER_OCCUPATION)
+    dwas, dwa_sources = data.load_dwas(data_dir)
+    views = [(titles, estimator.TITLE_WEIGHT), (dwas, estimator.DWA_WEIGHT)]
+    log(
+        f"tasks: {len(frame)} in {frame['soc_code'].nunique()} occupations; "
+        f"views: {len(titles)} job titles, {dwas['title'].nunique()} work activities"
+    )
 
     def fit(tasks: pd.DataFrame):
-        return estimator.fit(tasks, titles)
+        return estimator.fit(tasks, views)
 
     probabilities, fold_of = evaluate.out_of_fold(table, fit, folds)
     held_out = evaluate.held_out_report(table, probabilities, fold_of)
@@ -126,18 +130,22 @@ def train(
         },
         "bands": band_thresholds(table.occupations),
         "data": {
-            "files": {**table.sources, **title_sources},
+            "files": {**table.sources, **title_sources, **dwa_sources},
             "tasks": len(frame),
-            "title_view": {
-                "titles_per_occupation": estimator.TITLES_PER_OCCUPATION,
-                "weight": estimator.TITLE_WEIGHT,
+            "views": {
+                "job_titles": {
+                    "per_occupation": estimator.TITLES_PER_OCCUPATION,
+                    "weight": estimator.TITLE_WEIGHT,
+                },
+                "work_activities": {"weight": estimator.DWA_WEIGHT},
             },
         },
         "libraries": library_versions(),
         "estimator": {
             "pipeline": [name for name, _ in model.steps],
-            "features": "stemmed word 1-2-grams, sublinear TF-IDF; trained on task statements "
-            "and O*NET job titles weighted by their occupation's label shares",
+            "features": "stemmed word 1-2-grams, sublinear TF-IDF; trained on task statements, "
+            "O*NET job titles and detailed work activity titles, each title weighted by the "
+            "label shares of the tasks it is linked to",
             "classifier": "multinomial logistic regression, C=2",
             "random_state": RANDOM_STATE,
             "vocabulary": len(model.named_steps["features"].vocabulary_),
@@ -150,7 +158,8 @@ def train(
     }
     output.mkdir(parents=True, exist_ok=True)
     # Save first so that the postings are scored by the exact artifact that ships.
-    artifact.save(model, card, output)
+    components = {"exposure": model}
+    artifact.save(components, card, output)
     if postings_path and Path(postings_path).is_file():
         scorer = Scorer.load(output)
         postings = evaluate.postings_report(
@@ -168,7 +177,7 @@ def train(
         "values": TARGETS,
         "met": targets_met(held_out, card["evaluation"].get("postings"), seconds),
     }
-    card = artifact.save(model, card, output)
+    card = artifact.save(components, card, output)
     log(f"saved {output} in {seconds}s")
     return card
 
@@ -187,19 +196,32 @@ def _summary(name: str, report: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and train."""
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__)
-    parser.add_argument("--data-dir", help=f"public data (default ${data.DATA_DIR_VARIABLE} "
-                        f"or {data.DEFAULT_DATA_DIR})")
-    parser.add_argument("--version", default=datetime.now(UTC).strftime("%Y%m%d-%H%M%S"),
-                        help="model version name (default: the UTC time)")
-    parser.add_argument("--models-dir", default=str(registry.MODELS_DIR),
-                        help="where versions are saved (default: models/)")
+    parser.add_argument(
+        "--data-dir",
+        help=f"public data (default ${data.DATA_DIR_VARIABLE} or {data.DEFAULT_DATA_DIR})",
+    )
+    parser.add_argument(
+        "--version",
+        default=datetime.now(UTC).strftime("%Y%m%d-%H%M%S"),
+        help="model version name (default: the UTC time)",
+    )
+    parser.add_argument(
+        "--models-dir",
+        default=str(registry.MODELS_DIR),
+        help="where versions are saved (default: models/)",
+    )
     parser.add_argument("--folds", type=int, default=5, help="GroupKFold splits (default 5)")
-    parser.add_argument("--occupations", type=int,
-                        help="train on a random subset of this many occupation groups")
-    parser.add_argument("--postings", default=str(evaluate.POSTINGS),
-                        help="realistic postings to evaluate on ('' to skip)")
-    parser.add_argument("--set-default", action="store_true",
-                        help="make this version the one the API serves")
+    parser.add_argument(
+        "--occupations", type=int, help="train on a random subset of this many occupation groups"
+    )
+    parser.add_argument(
+        "--postings",
+        default=str(evaluate.POSTINGS),
+        help="realistic postings to evaluate on ('' to skip)",
+    )
+    parser.add_argument(
+        "--set-default", action="store_true", help="make this version the one the API serves"
+    )
     args = parser.parse_args(argv)
     try:
         output = Path(args.models_dir) / registry.check_version(args.version)

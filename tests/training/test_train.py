@@ -1,4 +1,4 @@
-"""A real training run on a small slice of the public data (../shared/data or $EXPOSURE_DATA_DIR)."""
+"""A real training run on a small slice of the public data (the data directory setting)."""
 
 import json
 
@@ -20,11 +20,16 @@ def trained(tmp_path_factory):
     models_dir = tmp_path_factory.mktemp("models")
     code = train.main(
         [
-            "--data-dir", str(root),
-            "--models-dir", str(models_dir),
-            "--version", "slice",
-            "--occupations", "60",
-            "--folds", "3",
+            "--data-dir",
+            str(root),
+            "--models-dir",
+            str(models_dir),
+            "--version",
+            "slice",
+            "--occupations",
+            "60",
+            "--folds",
+            "3",
             "--set-default",
         ]
     )
