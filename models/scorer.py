@@ -2,9 +2,9 @@
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -82,10 +82,31 @@ def _unit_interval(value: float) -> float:
 class _Plan:
     """What one posting contributes to the batch: its units and the texts to classify."""
 
+    units: list[Unit]
     duties: list[Unit]
     texts: list[str]
     weights: list[float]
     basis: str
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Everything an enricher may read about one scored posting."""
+
+    title: str
+    description: str
+    units: list[Unit]  # every unit of the description, duties and boilerplate alike
+    duties: list[Unit]  # the duty units, in order
+    duty_probabilities: np.ndarray  # E0/E1/E2 rows for `duties` (empty when basis is not duties)
+    language: str = "en"
+    extra: dict = field(default_factory=dict)  # what earlier enrichers left for later ones
+
+
+class Enricher(Protocol):
+    """A model component that adds fields to a result (skills, occupations, ...)."""
+
+    def enrich(self, context: Context, result: dict) -> None:
+        """Add this component's fields to `result`, in place."""
 
 
 class Scorer:
@@ -100,6 +121,10 @@ class Scorer:
             raise artifact.ArtifactError(f"model {card.get('version')} has no 'exposure' component")
         self.components = components
         self.model = model = components["exposure"]
+        # Components other than the classifier add their fields in the artifact's order.
+        self.enrichers: list[Enricher] = [
+            component for name, component in components.items() if hasattr(component, "enrich")
+        ]
         self.card = card
         self.version: str = card["version"]
         self.sha256: str = card["artifact"]["sha256"]
@@ -134,7 +159,20 @@ class Scorer:
         for posting, plan in zip(postings, plans, strict=True):
             rows = probabilities[offset : offset + len(plan.texts)]
             offset += len(plan.texts)
-            results.append(self._explain(posting.get("id"), plan, rows))
+            result = self._explain(posting.get("id"), plan, rows)
+            if self.enrichers:
+                context = Context(
+                    title=posting["title"],
+                    description=posting["description"],
+                    units=plan.units,
+                    duties=plan.duties,
+                    duty_probabilities=rows[: len(plan.duties)]
+                    if plan.basis == "duties"
+                    else np.zeros((0, len(LABELS))),
+                )
+                for enricher in self.enrichers:
+                    enricher.enrich(context, result)
+            results.append(result)
         return results
 
     def _plan(self, title: str, description: str) -> _Plan:
@@ -153,7 +191,7 @@ class Scorer:
         if title:
             texts.append(title)
             weights.append(TITLE_WEIGHT)
-        return _Plan(duties=duties, texts=texts, weights=weights, basis=basis)
+        return _Plan(units=units, duties=duties, texts=texts, weights=weights, basis=basis)
 
     def _explain(self, posting_id: str | None, plan: _Plan, rows: np.ndarray) -> dict:
         exposure = aggregate(rows, np.asarray(plan.weights))

@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -275,18 +276,31 @@ def probe_ready(address: tuple[str, int]) -> bool:
         connection.close()
 
 
+def read_log_tail(log_path: Path, lines: int = 30) -> str:
+    """Return the last lines of gunicorn's error log, leaving out the access log."""
+    text = log_path.read_text(errors="replace")
+    kept = [line for line in text.splitlines() if not line.startswith("127.0.0.1 ")]
+    return "\n".join(kept[-lines:])
+
+
+def check_running(process: subprocess.Popen, log_path: Path) -> None:
+    """Raise if gunicorn has exited, with the end of its log."""
+    if process.poll() is not None:
+        tail = read_log_tail(log_path)
+        raise BenchError(f"gunicorn exited with {process.returncode}:\n{tail}")
+
+
 def wait_until_ready(process: subprocess.Popen, log_path: Path) -> tuple[str, int]:
     """Return the server's address once /readyz answers 200; raise after START_TIMEOUT."""
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
-        log_text = log_path.read_text(errors="replace")
-        if process.poll() is not None:
-            raise BenchError(f"gunicorn exited with {process.returncode}:\n{log_text[-4000:]}")
-        match = LISTENING.search(log_text)
+        check_running(process, log_path)
+        match = LISTENING.search(log_path.read_text(errors="replace"))
         if match and probe_ready((match[1], int(match[2]))):
             return match[1], int(match[2])
         time.sleep(0.02)
-    raise BenchError(f"gunicorn was not ready within {START_TIMEOUT:.0f} s:\n{log_text[-4000:]}")
+    tail = read_log_tail(log_path)
+    raise BenchError(f"gunicorn was not ready within {START_TIMEOUT:.0f} s:\n{tail}")
 
 
 def read_proc_stat(pid: int) -> list[str]:
@@ -353,7 +367,7 @@ class Tally:
     """What one client thread saw: latencies of 200s, errors, connections, when it finished."""
 
     latencies: list[float] = field(default_factory=list)
-    errors: int = 0
+    errors: Counter = field(default_factory=Counter)
     connects: int = 0
     finished: float = 0.0
 
@@ -371,14 +385,14 @@ def run_client(
                 connection.request("POST", path, body=body, headers=JSON_HEADERS)
                 response = connection.getresponse()
                 response.read()
-            except (OSError, http.client.HTTPException):
-                tally.errors += 1
+            except (OSError, http.client.HTTPException) as error:
+                tally.errors[type(error).__name__] += 1
                 connection.close()
                 continue
             if response.status == 200:
                 tally.latencies.append(time.perf_counter() - start)
             else:
-                tally.errors += 1
+                tally.errors[str(response.status)] += 1
     finally:
         connection.close()
         tally.connects = connection.connects
@@ -429,6 +443,7 @@ def measure_http(
         server_after[pid] - server_cpu[pid] for pid in server_after if pid in server_cpu
     )
     latencies = [latency * 1000 for tally in tallies for latency in tally.latencies]
+    errors = sum((tally.errors for tally in tallies), Counter())
     postings = len(latencies) * size
     return {
         "endpoint": path,
@@ -437,7 +452,8 @@ def measure_http(
         "seconds": elapsed,
         "requests": len(latencies),
         "postings_per_second": postings / elapsed,
-        "errors": sum(tally.errors for tally in tallies),
+        "errors": sum(errors.values()),
+        "error_kinds": dict(errors),
         "connections": sum(tally.connects for tally in tallies),
         "latency_ms": summarize(latencies),
         "server_cpu_ms_per_posting": server_cpu * 1000 / postings if postings else None,
@@ -471,6 +487,10 @@ def bench_http(
                     for concurrency in levels:
                         log(f"http: {size} per request, {concurrency} clients")
                         cells.append(measure_http(address, process.pid, size, concurrency, seconds))
+                        check_running(process, log_path)
+                        if cells[-1]["errors"]:
+                            log(f"  errors {cells[-1]['error_kinds']}; server log:")
+                            log(read_log_tail(log_path, lines=10))
                 server = {
                     "workers": workers,
                     "cold_start_seconds": cold_start,

@@ -100,3 +100,28 @@ def test_scoring_is_deterministic_and_batch_equals_single(scorer):
     batch = scorer.score_many(postings)
     assert batch == scorer.score_many(postings)
     assert batch == [scorer.score(p["title"], p["description"], p["id"]) for p in postings]
+
+
+class _CountDuties:
+    """An enricher that reports what the scorer gave it."""
+
+    def enrich(self, context, result):
+        result["seen"] = {
+            "duties": [unit.text for unit in context.duties],
+            "rows": context.duty_probabilities.shape,
+            "kinds": sorted({unit.kind for unit in context.units}),
+        }
+
+
+def test_enrichers_see_the_units_and_duty_probabilities(tiny_model_dir):
+    from models import artifact
+
+    components, card = artifact.load(tiny_model_dir)
+    scorer = Scorer({**components, "count": _CountDuties()}, card)
+    description = "Duties:\n- Write blog posts\n- Edit articles\nBenefits:\n- Health insurance"
+    seen = scorer.score("Writer", description)["seen"]
+    assert seen == {
+        "duties": ["Write blog posts", "Edit articles"],
+        "rows": (2, 3),
+        "kinds": ["benefit", "duty"],
+    }
