@@ -120,9 +120,11 @@ class ExposureSchema(Schema):
     )
     basis = fields.String(
         required=True,
+        validate=validate.OneOf(("duties", "text", "title")),
         metadata={
-            "description": "What was scored: duties, text (no duties found), title, or one "
-            "of those and the title (e.g. duties_and_title)."
+            "description": "What the description contributed: `duties`; `text` when it has "
+            "no duties (its other and requirement sentences were scored); `title` when it "
+            "had nothing to score. The title is always scored as one more unit.",
         },
     )
 
