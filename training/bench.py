@@ -377,6 +377,8 @@ def run_client(
 ) -> Tally:
     """POST `body` back to back on one persistent connection until the deadline."""
     tally = Tally()
+    # gunicorn's sync workers close the connection after every response; http.client then
+    # reconnects on the next request, and `connects` shows how often that happened.
     connection = CountingConnection(*address, timeout=REQUEST_TIMEOUT)
     try:
         while not stop.is_set() and time.perf_counter() < deadline:
