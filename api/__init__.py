@@ -4,7 +4,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from api import body, docs, errors, health, model, scoring
+from api import body, docs, errors, health, model, page, scoring
 from models import registry
 from models.artifact import ArtifactError
 from models.scorer import Scorer
@@ -27,7 +27,8 @@ class ConfigurationError(RuntimeError):
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Create the app: settings from code, then EXPOSURE_* variables, then test_config."""
-    # No static folder: the only files served are Swagger UI's, through the docs blueprint.
+    # No static folder: the only files served are Swagger UI's and the page's, each through
+    # its blueprint.
     app = Flask(__name__, static_folder=None)
     app.request_class = body.Request
     app.json = body.JSONProvider(app)
@@ -45,6 +46,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(model.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(page.bp)
     return app
 
 

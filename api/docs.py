@@ -8,6 +8,7 @@ from marshmallow import fields
 
 from api import schemas
 from api.errors import PROBLEM_JSON
+from api.page import ASSETS as PAGE_ASSETS
 
 API_TITLE = "Job posting AI exposure API"
 API_VERSION = "1.0.0"
@@ -24,7 +25,14 @@ ASSET_MAX_AGE = 24 * 60 * 60
 bp = Blueprint("docs", __name__, template_folder="templates")
 
 ERRORS = {
-    400: ("BadRequest", "The body is not JSON (malformed, or not UTF-8)."),
+    400: (
+        "BadRequest",
+        "The body is not JSON (malformed, not UTF-8, nested too deeply, a name repeated in an "
+        "object, or a lone surrogate).",
+    ),
+    401: ("Unauthorized", "No API key, or one that is not valid (`WWW-Authenticate` says how)."),
+    403: ("Forbidden", "The API key was revoked."),
+    408: ("RequestTimeout", "The body did not arrive within BODY_TIMEOUT seconds."),
     404: ("NotFound", "No such resource."),
     413: ("ContentTooLarge", "The body is larger than MAX_CONTENT_LENGTH bytes."),
     415: ("UnsupportedMediaType", "The body is not sent as `application/json`."),
@@ -32,6 +40,10 @@ ERRORS = {
         "UnprocessableContent",
         "A field is missing, unknown, empty, of the wrong type or over its limit; `errors` "
         "has a message per field.",
+    ),
+    429: (
+        "TooManyRequests",
+        "The caller's quota is used up; `Retry-After` says in how many seconds to retry.",
     ),
     500: ("InternalServerError", "An unexpected error; it is logged on the server."),
     503: ("ServiceUnavailable", "No model is loaded."),
@@ -81,6 +93,11 @@ def build_spec(openapi_version: str = OPENAPI_VERSION) -> APISpec:
         spec.components.response(
             name, {"description": description, "content": {PROBLEM_JSON: {"schema": "Problem"}}}
         )
+    if "keys" in current_app.extensions:
+        spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+        spec.components.security_scheme(
+            "apiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+        )
 
     body_limit = f"At most {config['MAX_CONTENT_LENGTH']} bytes (else 413)."
     spec.path(
@@ -107,7 +124,9 @@ def build_spec(openapi_version: str = OPENAPI_VERSION) -> APISpec:
     )
     spec.path(
         path="/v1/model",
-        operations={"get": _get("Return the served model's card", schemas.ModelCardSchema)},
+        operations={
+            "get": _protected(_get("Return the served model's card", schemas.ModelCardSchema))
+        },
     )
     spec.path(
         path="/healthz",
@@ -132,6 +151,17 @@ def build_spec(openapi_version: str = OPENAPI_VERSION) -> APISpec:
         path="/docs",
         operations={"get": _get("Return the Swagger UI page", {"type": "string"}, "text/html")},
     )
+    if "observability.metrics" in current_app.view_functions:
+        spec.path(
+            path="/metrics",
+            operations={
+                "get": _get(
+                    "Return the metrics in Prometheus' text format",
+                    {"type": "string"},
+                    "text/plain",
+                )
+            },
+        )
     spec.path(
         path="/docs/assets/{filename}",
         operations={
@@ -143,6 +173,28 @@ def build_spec(openapi_version: str = OPENAPI_VERSION) -> APISpec:
                         "in": "path",
                         "required": True,
                         "schema": {"type": "string", "enum": sorted(ASSETS)},
+                    }
+                ],
+            }
+        },
+    )
+    spec.path(
+        path="/",
+        operations={
+            "get": _get("Return the page that scores a posting", {"type": "string"}, "text/html")
+        },
+    )
+    spec.path(
+        path="/page/{filename}",
+        operations={
+            "get": {
+                **_get("Return a file of the page", {"type": "string"}, "*/*", errors=(404,)),
+                "parameters": [
+                    {
+                        "name": "filename",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": sorted(PAGE_ASSETS)},
                     }
                 ],
             }
@@ -162,21 +214,36 @@ def configured_limits(self, field: fields.Field, **kwargs) -> dict:
 
 
 def _scoring_operation(summary: str, request, response, body_limit: str) -> dict:
-    return {
-        "summary": summary,
-        "requestBody": {
-            "required": True,
-            "description": body_limit,
-            "content": {"application/json": {"schema": request}},
-        },
-        "responses": {
-            "200": {
-                "description": "The exposure, with the model version and sha256 prefix.",
-                "content": {"application/json": {"schema": response}},
+    return _protected(
+        {
+            "summary": summary,
+            "requestBody": {
+                "required": True,
+                "description": body_limit,
+                "content": {"application/json": {"schema": request}},
             },
-            **{str(status): ERRORS[status][0] for status in (400, 413, 415, 422, 500)},
-        },
-    }
+            "responses": {
+                "200": {
+                    "description": "The exposure, with the model version and sha256 prefix.",
+                    "content": {"application/json": {"schema": response}},
+                },
+                **{str(status): ERRORS[status][0] for status in (400, 408, 413, 415, 422, 500)},
+            },
+        }
+    )
+
+
+def _protected(operation: dict) -> dict:
+    """Add the API key and quota answers to an operation, for the extensions the app has."""
+    responses = operation["responses"]
+    if "keys" in current_app.extensions:
+        responses.update({"401": ERRORS[401][0], "403": ERRORS[403][0]})
+        schemes = [{"bearer": []}, {"apiKey": []}]
+        # With AUTH off a key is optional, which OpenAPI writes as an empty requirement.
+        operation["security"] = schemes + ([{}] if current_app.config["AUTH"] == "off" else [])
+    if "quotas" in current_app.extensions:
+        responses["429"] = ERRORS[429][0]
+    return operation
 
 
 def _get(summary: str, schema, media_type: str = "application/json", errors=()) -> dict:
