@@ -4,7 +4,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from api import body, docs, errors, health, model, page, scoring
+from api import body, docs, errors, health, model, occupations, page, scoring
 from models import registry
 from models.artifact import ArtifactError
 from models.scorer import Scorer
@@ -46,6 +46,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(model.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(occupations.bp)
     app.register_blueprint(page.bp)
     return app
 

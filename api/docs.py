@@ -6,7 +6,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Response, abort, current_app, render_template, send_from_directory
 from marshmallow import fields
 
-from api import schemas
+from api import occupations, schemas
 from api.errors import PROBLEM_JSON
 from api.page import ASSETS as PAGE_ASSETS
 
@@ -150,6 +150,28 @@ def build_spec(openapi_version: str = OPENAPI_VERSION) -> APISpec:
     spec.path(
         path="/docs",
         operations={"get": _get("Return the Swagger UI page", {"type": "string"}, "text/html")},
+    )
+    spec.path(
+        path="/v1/occupations/{code}",
+        operations={
+            "get": {
+                **_get(
+                    "Return an occupation's page: its tasks with their human labels and its "
+                    "published exposure measures",
+                    occupations.OccupationPageSchema,
+                    errors=(404,),
+                ),
+                "parameters": [
+                    {
+                        "name": "code",
+                        "in": "path",
+                        "required": True,
+                        "description": "O*NET-SOC 2019 code, e.g. 15-1252.00.",
+                        "schema": {"type": "string", "pattern": r"^\d{2}-\d{4}\.\d{2}$"},
+                    }
+                ],
+            }
+        },
     )
     if "observability.metrics" in current_app.view_functions:
         spec.path(

@@ -7,6 +7,15 @@ skills, occupations or language are one new field or one new nested schema away.
 from flask import current_app
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
+from api.occupations import (
+    AutomationSchema,
+    BlendSchema,
+    DutyModeSchema,
+    LensSchema,
+    NeedsReviewSchema,
+    OccupationMatchSchema,
+)
+
 BANDS = ("low", "moderate", "high")
 LABELS = ("E0", "E1", "E2")
 
@@ -105,12 +114,24 @@ class DutySchema(Schema):
     end = fields.Integer(required=True, metadata={"description": "End offset, exclusive."})
     label = fields.String(required=True, validate=validate.OneOf(LABELS))
     probabilities = fields.Nested(ProbabilitiesSchema, required=True)
+    mode = fields.Nested(DutyModeSchema)
 
 
 class ExposureSchema(Schema):
     """The posting's exposure: Eloundou et al. (2023) shares over its scored units."""
 
-    score = fields.Float(required=True, metadata={"description": "The headline score, beta."})
+    score = fields.Float(
+        required=True,
+        metadata={
+            "description": "The headline score, 0 to 1: the duties' beta blended with the "
+            "published beta of the posting's likely occupations (see `blend`); the duties' "
+            "beta alone when the model has no occupations component."
+        },
+    )
+    duty_score = fields.Float(
+        metadata={"description": "The duties' (and title's) beta alone, before the blend."}
+    )
+    blend = fields.Nested(BlendSchema)
     band = fields.String(required=True, validate=validate.OneOf(BANDS))
     alpha = fields.Float(required=True, metadata={"description": "Expected share of E1."})
     beta = fields.Float(required=True, metadata={"description": "Expected share of E1 + E2/2."})
@@ -144,6 +165,10 @@ class ResultSchema(Schema):
     id = fields.String(required=True, allow_none=True)
     exposure = fields.Nested(ExposureSchema, required=True)
     duties = fields.List(fields.Nested(DutySchema), required=True)
+    occupations = fields.List(fields.Nested(OccupationMatchSchema))
+    lenses = fields.List(fields.Nested(LensSchema))
+    needs_review = fields.Nested(NeedsReviewSchema)
+    automation = fields.Nested(AutomationSchema)
     model = fields.Nested(ModelRefSchema, required=True)
 
 

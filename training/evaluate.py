@@ -128,7 +128,8 @@ def read_postings(path: Path = POSTINGS) -> list[dict]:
 
 
 def postings_report(scorer: Scorer, postings: list[dict], occupations: pd.DataFrame) -> dict:
-    """Correlate posting scores with the human beta of their gold occupation."""
+    """Correlate posting scores (the headline score, and the duties' alone) with the human beta
+    of their gold occupation."""
     known = [p for p in postings if p["soc_code"] in occupations.index]
     results = scorer.score_many(known)
     frame = pd.DataFrame(
@@ -136,6 +137,7 @@ def postings_report(scorer: Scorer, postings: list[dict], occupations: pd.DataFr
             "soc_code": [p["soc_code"] for p in known],
             "style": [p.get("style", "unknown") for p in known],
             "score": [r["exposure"]["score"] for r in results],
+            "duty_score": [r["exposure"].get("duty_score", r["exposure"]["beta"]) for r in results],
             "gold": [float(occupations.loc[p["soc_code"], "human_rating_beta"]) for p in known],
         }
     )
@@ -144,6 +146,10 @@ def postings_report(scorer: Scorer, postings: list[dict], occupations: pd.DataFr
         "postings": len(frame),
         "occupations": int(frame["soc_code"].nunique()),
         "spearman_per_posting": round(float(spearmanr(frame["score"], frame["gold"])[0]), 4),
+        # The duties (and title) alone, before any blend with the posting's occupation.
+        "duty_spearman_per_posting": round(
+            float(spearmanr(frame["duty_score"], frame["gold"])[0]), 4
+        ),
         "pearson_per_posting": round(float(pearsonr(frame["score"], frame["gold"])[0]), 4),
         "spearman_per_occupation": round(
             float(spearmanr(by_occupation["score"], by_occupation["gold"])[0]), 4

@@ -1,0 +1,529 @@
+"""Occupations: code a posting to O*NET-SOC occupations, show their published exposure (lenses),
+blend it into the posting's score, and split exposed work into automation and augmentation.
+
+One component, `OccupationModel`, does all of it through the scorer's `enrich` hook:
+- `occupations`: the five most probable O*NET-SOC 2019 occupations of the posting, from its title
+  and the text that says what the work is (duties, requirements, other lines; never benefits,
+  company blurb, legal or apply text).
+- `lenses`: the published measures of the top occupation, Eloundou et al. (2023) beta as rated by
+  humans and by GPT-4, each named with its source and version.
+- `exposure`: the duties' score is blended with the occupation's published human beta, each part
+  weighted by its precision; `exposure.duty_score` keeps the duties-only score.
+- `needs_review`: raised when the occupation is uncertain, the posting is not in English, or the
+  duties and the occupation's published beta disagree by more than a margin set in training.
+- `duties[i].mode` and `automation`: whether AI would more likely do an exposed duty itself
+  (automation) or help a person do it (augmentation), learned from GPT-4's T0-T4 automation ratings.
+
+The coder is a nearest-centroid and nearest-title model over TF-IDF features, small enough to
+ship in the artifact. The matrix of every job title's character n-grams is derived data: it is
+rebuilt from the stored titles when the artifact is loaded (under a second) instead of being
+stored (about 16 MB).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import expit
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import normalize
+
+from models.scorer import LABELS, Context, band
+from models.text import tokenize
+
+# An O*NET-SOC 2019 occupation code, e.g. 15-1252.00.
+CODE = re.compile(r"\d{2}-\d{4}\.\d{2}")
+TOP = 5
+# Unit kinds that say what the work is. Benefits, company blurbs, legal and apply text describe
+# the employer, not the occupation, and would pull every ad towards the same few codes.
+CODING_KINDS = ("duty", "requirement", "other")
+# The coder's features, in the order of its weights.
+FEATURES = ("title_centroid", "title_nearest", "description")
+MEASURES = ("alpha", "beta", "gamma")
+RATERS = ("human", "gpt4")
+MODES = ("automation", "augmentation")
+# The occ_level.csv column prefix of each rater's occupation measures.
+PUBLISHED_COLUMNS = {"human": "human_rating", "gpt4": "dv_rating"}
+# The published measures shown beside a posting's score, for its top occupation.
+LENSES = (("human", "beta"), ("gpt4", "beta"))
+AUTOMATION_LEVELS = ("T0", "T1", "T2", "T3", "T4")
+UNDETERMINED = "und"  # the language of a posting whose language could not be told
+
+# Pay, numbers and brackets are never part of an O*NET title ("Stocker ($18.75/hr)").
+_PAY = re.compile(r"[$€£¥]\s*[\d.,]+\s*[kK]?(?:\s*(?:/|per)\s*\w+)?|\d[\d.,]*")
+
+
+def clean_title(title: str) -> str:
+    """Drop pay, numbers and bracket punctuation from a posting title."""
+    return " ".join(_PAY.sub(" ", title).replace("(", " ").replace(")", " ").split())
+
+
+def title_vectorizers() -> tuple[TfidfVectorizer, TfidfVectorizer]:
+    """Return unfitted word and character TF-IDF vectorizers for job titles."""
+    words = TfidfVectorizer(
+        tokenizer=tokenize,
+        token_pattern=None,
+        lowercase=False,
+        ngram_range=(1, 2),
+        sublinear_tf=True,
+        dtype=np.float32,
+    )
+    # Character n-grams within words match abbreviations and variants ("Dev", "Developer").
+    characters = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(3, 4), sublinear_tf=True, min_df=2, dtype=np.float32
+    )
+    return words, characters
+
+
+def description_vectorizer() -> TfidfVectorizer:
+    """Return an unfitted TF-IDF vectorizer for task statements and posting text."""
+    return TfidfVectorizer(
+        tokenizer=tokenize,
+        token_pattern=None,
+        lowercase=False,
+        ngram_range=(1, 2),
+        sublinear_tf=True,
+        min_df=2,
+        dtype=np.float32,
+    )
+
+
+def _slim(vectorizer: TfidfVectorizer) -> TfidfVectorizer:
+    # stop_words_ holds every n-gram cut by min_df (megabytes, unused when transforming), and
+    # _stop_words_id is a memory address that would make each pickle's bytes differ.
+    vectorizer.stop_words_ = None
+    vars(vectorizer).pop("_stop_words_id", None)
+    return vectorizer
+
+
+def vectorize(vectorizer: TfidfVectorizer, texts: Sequence[str]) -> sp.csr_matrix:
+    """Return `vectorizer.transform(texts)` for a fitted sublinear, L2-normalised TF-IDF vectorizer.
+
+    The same numbers without scikit-learn's per-call input validation, which costs about a
+    millisecond a call and would dominate scoring one posting.
+    """
+    if not (vectorizer.sublinear_tf and vectorizer.use_idf and vectorizer.norm == "l2"):
+        raise ValueError("vectorize() handles sublinear, idf-weighted, L2-normalised TF-IDF only")
+    analyze = vectorizer.build_analyzer()
+    vocabulary = vectorizer.vocabulary_
+    idf = vectorizer.idf_
+    indptr, indices, values = [0], [], []
+    for text in texts:
+        counts = Counter(
+            column for column in map(vocabulary.get, analyze(text)) if column is not None
+        )
+        columns = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        weights = (np.log(tf) + 1.0) * idf[columns]
+        norm = math.sqrt(float(weights @ weights))
+        indices.append(columns)
+        values.append(weights / norm if norm > 0 else weights)
+        indptr.append(indptr[-1] + len(columns))
+    return sp.csr_matrix(
+        (
+            np.concatenate(values).astype(vectorizer.dtype) if values else np.zeros(0),
+            np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64),
+            np.array(indptr),
+        ),
+        shape=(len(texts), len(idf)),
+    )
+
+
+def _centroids(vectors: sp.csr_matrix, owners: np.ndarray, count: int) -> sp.csr_matrix:
+    """Return the L2-normalised sum of each owner's rows, as columns (features x owners).
+
+    Stored by feature so that a sparse query row multiplies it without a conversion.
+    """
+    membership = sp.csr_matrix(
+        (np.ones(len(owners), dtype=np.float32), (owners, np.arange(len(owners)))),
+        shape=(count, len(owners)),
+    )
+    return normalize(membership @ vectors).astype(np.float32).T.tocsr()
+
+
+class OccupationCoder:
+    """Score a posting's title and text against every occupation; softmax them into probabilities.
+
+    Three similarities per occupation, each a cosine of TF-IDF vectors:
+    - title_centroid: stemmed words of the title against the centroid of the occupation's titles;
+    - title_nearest: character n-grams of the title against its single most similar title;
+    - description: stemmed words of the posting text against the centroid of the occupation's
+      task statements, description and title.
+    The probability is a softmax over occupations of the weighted sum; the weights are fitted by
+    maximum likelihood on held-out O*NET data, which also sets the temperature.
+    """
+
+    def __init__(self, weights: Sequence[float] = (1.0, 1.0, 1.0)):
+        self.weights = np.asarray(weights, dtype=float)
+
+    def fit(
+        self,
+        titles: Sequence[str],
+        title_owners: np.ndarray,
+        documents: Sequence[str],
+        document_owners: np.ndarray,
+        count: int,
+    ) -> OccupationCoder:
+        """Index job titles and occupation documents (task statements, descriptions) by owner."""
+        self.count = count
+        self.title_owners = np.asarray(title_owners, dtype=np.int32)
+        self.titles = [clean_title(title) for title in titles]
+        words, characters = title_vectorizers()
+        self.title_words = _slim(words.fit(self.titles))
+        self.title_characters = _slim(characters.fit(self.titles))
+        self.title_centroids = _centroids(
+            self.title_words.transform(self.titles), self.title_owners, count
+        )
+        self.description_words = _slim(description_vectorizer().fit(documents))
+        self.description_centroids = _centroids(
+            self.description_words.transform(documents),
+            np.asarray(document_owners, dtype=np.int32),
+            count,
+        )
+        self._index_titles()
+        return self
+
+    def _index_titles(self) -> None:
+        # Columns grouped by owner, so that one reduceat takes each occupation's best title.
+        order = np.argsort(self.title_owners, kind="stable")
+        owners = self.title_owners[order]
+        starts = np.r_[0, np.flatnonzero(np.diff(owners)) + 1]
+        matrix = self.title_characters.transform([self.titles[i] for i in order])
+        self._title_matrix = matrix.T.tocsr()
+        self._starts = starts
+        self._start_owners = owners[starts]
+
+    def __getstate__(self) -> dict:
+        state = dict(vars(self))
+        for derived in ("_title_matrix", "_starts", "_start_owners"):
+            state.pop(derived, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        vars(self).update(state)
+        self._index_titles()
+
+    def features(self, titles: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+        """Return the similarities, shape (postings, features, occupations)."""
+        titles = [clean_title(title) for title in titles]
+        out = np.zeros((len(titles), len(FEATURES), self.count), dtype=np.float32)
+        out[:, 0] = (vectorize(self.title_words, titles) @ self.title_centroids).toarray()
+        nearest = (vectorize(self.title_characters, titles) @ self._title_matrix).toarray()
+        out[:, 1][:, self._start_owners] = np.maximum.reduceat(nearest, self._starts, axis=1)
+        out[:, 2] = (
+            vectorize(self.description_words, texts) @ self.description_centroids
+        ).toarray()
+        return out
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        """Combine similarities into one logit per occupation."""
+        return np.tensordot(features, self.weights.astype(np.float32), axes=([1], [0]))
+
+    def predict_proba(self, titles: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+        """Return occupation probabilities, one row per posting."""
+        return softmax(self.logits(self.features(titles, texts)))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Return the row-wise softmax."""
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Blend:
+    """Precision-weighted mean of the duties' score and the occupation's published human beta.
+
+    Each part's variance is what it says about itself plus a floor fitted on held-out O*NET data:
+    - duties: the squared standard error of beta behind `confidence` (few, unsure duties give a
+      large one), plus `duty_floor` squared for what the classifier gets wrong on every duty;
+    - occupation: the variance of published beta across the coder's candidates (an uncertain
+      coder spreads over occupations that differ), plus `occupation_floor` squared for the
+      coder being confidently wrong.
+    Training keeps both floors within [0.01, 1], so neither part is ever taken as exact.
+    """
+
+    duty_floor: float
+    occupation_floor: float
+
+    def weights(
+        self, duty_error: np.ndarray, occupation_spread: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return the normalised weights of the duties part and of the occupation part."""
+        duty = np.square(duty_error) + self.duty_floor**2
+        occupation = np.square(occupation_spread) + self.occupation_floor**2
+        # Inverse-variance weights, written so that a zero variance on one side is no division
+        # by zero: the duties' weight is the occupation's variance over the sum.
+        return occupation / (duty + occupation), duty / (duty + occupation)
+
+
+def occupation_beta(probabilities: np.ndarray, betas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the expected published beta under the coder's probabilities and its spread."""
+    mean = probabilities @ betas
+    variance = probabilities @ np.square(betas) - np.square(mean)
+    return mean, np.sqrt(np.maximum(variance, 0.0))
+
+
+def duty_error(confidence: float | np.ndarray) -> np.ndarray:
+    """Return the standard error of the duties' beta from the scorer's confidence (1 - 2 SE)."""
+    return (1.0 - np.asarray(confidence, dtype=float)) / 2.0
+
+
+@dataclass(frozen=True)
+class Review:
+    """When a posting's coding and score need a person's eye."""
+
+    min_probability: float  # below this top-occupation probability, the coding is uncertain
+    margin: float  # duties' score and the top occupation's human beta may differ this much
+
+    def reasons(self, probability: float, duty_score: float, published: float, language: str):
+        """Return the reasons to review a posting, as {code, detail} dicts."""
+        reasons = []
+        # An undetermined language (no letters, mixed scripts) is left to the probability.
+        if language not in ("en", UNDETERMINED):
+            reasons.append(
+                {
+                    "code": "language_not_english",
+                    "detail": f"The posting's language is {language!r}; occupations are coded "
+                    "from English O*NET titles and tasks.",
+                }
+            )
+        if probability < self.min_probability:
+            reasons.append(
+                {
+                    "code": "occupation_uncertain",
+                    "detail": f"The top occupation's probability {probability:.2f} is below "
+                    f"{self.min_probability:.2f}.",
+                }
+            )
+        if abs(duty_score - published) > self.margin:
+            reasons.append(
+                {
+                    "code": "score_disagrees_with_occupation",
+                    "detail": f"The duties' score {duty_score:.2f} and the top occupation's "
+                    f"published human beta {published:.2f} differ by more than {self.margin:.2f}.",
+                }
+            )
+        return reasons
+
+
+@dataclass(frozen=True)
+class Publication:
+    """Where the published occupation measures come from, named for the lenses that cite them."""
+
+    citation: str
+    file: str
+    version: str
+
+    def entry(self, table: OccupationTable, row: int, rater: str, measure: str) -> dict:
+        """Return one published measure of one occupation, with its source and version."""
+        column = f"{PUBLISHED_COLUMNS[rater]}_{measure}"
+        return {
+            "name": f"eloundou_{rater}_{measure}",
+            "rater": rater,
+            "value": _unit(float(table.measure(rater, measure)[row])),
+            "source": f"{self.citation}; {self.file}, column {column}",
+            "version": self.version,
+        }
+
+
+@dataclass
+class OccupationTable:
+    """The occupations with exposure labels: titles, descriptions, measures and labelled tasks."""
+
+    codes: np.ndarray  # (occupations,) O*NET-SOC codes, sorted
+    titles: list[str]
+    descriptions: list[str]
+    measures: np.ndarray  # (occupations, 6): human alpha, beta, gamma, then GPT-4's
+    task_owners: np.ndarray  # (tasks,) row of each task's occupation
+    task_ids: np.ndarray
+    task_texts: list[str]
+    task_labels: np.ndarray  # index into LABELS of the human label (human_exposure_agg)
+    task_gpt4_labels: np.ndarray  # index into LABELS of GPT-4's label, -1 if none
+    task_automation: np.ndarray  # GPT-4's automation level 0-4 (T0-T4), -1 if none
+    _rows: dict = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rows = {code: row for row, code in enumerate(self.codes)}
+        order = np.argsort(self.task_owners, kind="stable")
+        self._task_order = order
+        self._task_starts = np.searchsorted(self.task_owners[order], np.arange(len(self.codes) + 1))
+
+    def __getstate__(self) -> dict:
+        return {key: value for key, value in vars(self).items() if not key.startswith("_")}
+
+    def __setstate__(self, state: dict) -> None:
+        vars(self).update(state)
+        self.__post_init__()
+
+    def row(self, code: str) -> int | None:
+        """Return the row of an occupation code, or None if it is not in the table."""
+        return self._rows.get(code)
+
+    def measure(self, rater: str, name: str) -> np.ndarray:
+        """Return one published measure (e.g. human beta) of every occupation."""
+        return self.measures[:, RATERS.index(rater) * len(MEASURES) + MEASURES.index(name)]
+
+    def tasks(self, row: int) -> np.ndarray:
+        """Return the task rows of an occupation, in table order."""
+        return self._task_order[self._task_starts[row] : self._task_starts[row + 1]]
+
+
+class OccupationModel:
+    """The occupations component: coder, lenses, blend, review rule and automation classifier."""
+
+    def __init__(
+        self,
+        table: OccupationTable,
+        coder: OccupationCoder,
+        automation: Pipeline,
+        blend: Blend,
+        review: Review,
+        publication: Publication,
+        bands: dict[str, float],
+        taxonomy: str,
+    ):
+        self.table = table
+        self.coder = coder
+        # Text -> P(automation | the duty is exposed): a Pipeline of a TF-IDF step named
+        # "features" and a binary logistic regression named "classifier" (True = automation).
+        self.automation = automation
+        self.blend = blend
+        self.review = review
+        self.publication = publication
+        self.bands = bands
+        self.taxonomy = taxonomy  # where codes, titles, descriptions and tasks come from
+
+    @property
+    def codes(self) -> np.ndarray:
+        """Return the codes the coder can output."""
+        return self.table.codes
+
+    def enrich(self, context: Context, result: dict) -> None:
+        """Add occupations, lenses, the blended score, needs_review and automation shares."""
+        probabilities = self.coder.predict_proba([context.title], [coding_text(context)])[0]
+        top = np.argsort(-probabilities, kind="stable")[:TOP]
+        lead = int(top[0])
+        result["occupations"] = [
+            {
+                "code": str(self.table.codes[row]),
+                "title": self.table.titles[row],
+                "probability": round(float(probabilities[row]), 4),
+            }
+            for row in top
+        ]
+        context.extra["occupations"] = result["occupations"]
+        result["lenses"] = [
+            {
+                "occupation": str(self.table.codes[lead]),
+                **self.publication.entry(self.table, lead, *lens),
+            }
+            for lens in LENSES
+        ]
+
+        exposure = result["exposure"]
+        duty_score = float(exposure["score"])
+        betas = self.table.measure("human", "beta")
+        published, spread = occupation_beta(probabilities, betas)
+        error = duty_error(exposure["confidence"])
+        duty_weight, occupation_weight = self.blend.weights(error, spread)
+        score = _unit(duty_weight * duty_score + occupation_weight * float(published))
+        exposure.update(
+            score=score,
+            band=band(score, self.bands),
+            duty_score=duty_score,
+            blend={
+                "duties": {"score": duty_score, "weight": _unit(duty_weight)},
+                "occupation": {
+                    "score": _unit(float(published)),
+                    "weight": _unit(occupation_weight),
+                },
+            },
+        )
+        reasons = self.review.reasons(
+            float(probabilities[lead]), duty_score, float(betas[lead]), context.language
+        )
+        result["needs_review"] = {"flag": bool(reasons), "reasons": reasons}
+        self._split(context, result)
+
+    def _split(self, context: Context, result: dict) -> None:
+        duties = result.get("duties") or []
+        if duties and len(context.duty_probabilities) == len(duties):
+            texts = [duty["text"] for duty in duties]
+            exposed = 1.0 - np.asarray(context.duty_probabilities)[:, LABELS.index("E0")]
+        else:
+            # No duties were scored: the text or title that was scored stands for the work.
+            texts = [coding_text(context) or context.title]
+            exposed = np.ones(1)
+        automated = self._automation_probability(texts)
+        for duty, probability in zip(duties, automated, strict=False):
+            duty["mode"] = {
+                "label": MODES[0] if probability >= 0.5 else MODES[1],
+                "automation": _unit(probability),
+                "augmentation": _unit(1.0 - probability),
+            }
+        # The exposed share (gamma) split by the exposure-weighted automation probability.
+        share = float(exposed @ automated / exposed.sum()) if exposed.sum() > 0 else 0.0
+        gamma = float(result["exposure"]["gamma"])
+        result["automation"] = {
+            "automation_share": _unit(gamma * share),
+            "augmentation_share": _unit(gamma * (1.0 - share)),
+        }
+
+    def _automation_probability(self, texts: list[str]) -> np.ndarray:
+        # predict_proba of the binary logistic regression, without per-call validation.
+        features = vectorize(self.automation.named_steps["features"], texts)
+        classifier = self.automation.named_steps["classifier"]
+        positive = expit(features @ classifier.coef_[0] + classifier.intercept_[0])
+        return positive if classifier.classes_[1] else 1.0 - positive
+
+    def page(self, code: str) -> dict | None:
+        """Return an occupation's page, or None for a code not in the table."""
+        row = self.table.row(code)
+        if row is None:
+            return None
+        table = self.table
+        tasks = [
+            {
+                "id": int(table.task_ids[task]),
+                "text": table.task_texts[task],
+                "label": LABELS[int(table.task_labels[task])],
+                "gpt4_label": _optional(LABELS, table.task_gpt4_labels[task]),
+                "automation_level": _optional(AUTOMATION_LEVELS, table.task_automation[task]),
+            }
+            for task in table.tasks(row)
+        ]
+        return {
+            "code": code,
+            "title": table.titles[row],
+            "description": table.descriptions[row],
+            "tasks": tasks,
+            "source": self.taxonomy,
+            "measures": [
+                self.publication.entry(table, row, rater, measure)
+                for rater in RATERS
+                for measure in MEASURES
+            ],
+        }
+
+
+def coding_text(context: Context) -> str:
+    """Return the posting text the coder reads: its duties, requirements and other lines."""
+    return "\n".join(unit.text for unit in context.units if unit.kind in CODING_KINDS)
+
+
+def _optional(names: Sequence[str], index: int) -> str | None:
+    return names[int(index)] if index >= 0 else None
+
+
+def _unit(value: float) -> float:
+    if math.isnan(value):
+        return 0.0
+    return round(min(max(float(value), 0.0), 1.0), 4)

@@ -1,0 +1,148 @@
+"""Fitting the occupations component: its calibration pieces, its eval set, a real slice run."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models import artifact, registry
+from models.occupations import CODE, FEATURES, OccupationModel, softmax
+from models.scorer import Scorer
+from training import data, evaluate, train
+from training.occupations import (
+    TARGETS,
+    TITLES,
+    band_thresholds,
+    coding_report,
+    fit_weights,
+    main,
+    normalise,
+    postings_report,
+    read_titles,
+    train_occupations,
+)
+
+
+def test_fit_weights_recovers_the_weights_that_drew_the_labels():
+    rng = np.random.default_rng(0)
+    features = rng.random((3000, len(FEATURES), 12)).astype(np.float32)
+    truth = np.array([4.0, 1.0, 7.0])
+    probabilities = softmax(np.tensordot(features, truth, axes=([1], [0])))
+    gold = np.array([rng.choice(12, p=row) for row in probabilities])
+    np.testing.assert_allclose(fit_weights(features, gold), truth, atol=0.8)
+
+
+def test_coding_report_counts_full_codes_and_major_groups():
+    codes = np.array(
+        ["11-1011.00", "11-2021.00", "15-1252.00", "27-3091.00", "27-3042.00", "53-7062.00"]
+    )
+    probabilities = np.array(
+        [
+            [0.6, 0.3, 0.1, 0.0, 0.0, 0.0],  # gold 11-1011.00: right
+            [0.6, 0.3, 0.1, 0.0, 0.0, 0.0],  # gold 11-2021.00: second; its major group first
+            [0.0, 0.0, 0.0, 0.1, 0.7, 0.2],  # gold 53-7062.00: third; its major group too
+            [0.0, 0.3, 0.25, 0.0, 0.2, 0.25],  # gold 27-3091.00: last; 27-3042.00 in the top 5
+        ]
+    )
+    report = coding_report(probabilities, np.array([0, 1, 5, 3]), codes)
+    assert report["postings"] == 4
+    assert report["top1"] == 0.25
+    assert report["top5"] == 0.75
+    assert report["major_group_top1"] == 0.5
+    assert report["major_group_top5"] == 1.0
+    assert report["mean_top_probability"] == pytest.approx((0.6 + 0.6 + 0.7 + 0.3) / 4)
+
+
+def test_band_thresholds_match_the_exposure_model_s():
+    occupations = pd.DataFrame({"human_rating_beta": np.linspace(0, 1, 31)})
+    assert band_thresholds(occupations) == train.band_thresholds(occupations)
+
+
+def test_normalise_keys_titles_by_their_words():
+    assert normalise("C.E.O. (Chief Executive)") == normalise("c e o chief executive")
+
+
+def test_the_titles_set_is_well_formed():
+    titles = read_titles()
+    assert len(titles) >= 100
+    assert len({t["id"] for t in titles}) == len(titles)
+    for title in titles:
+        assert CODE.fullmatch(title["soc_code"]), title
+        assert title["title"].strip() and title["language"] in {"en", "ja", "fa"}
+    assert {t["language"] for t in titles} == {"en", "ja", "fa"}
+
+
+def test_the_titles_set_is_not_the_postings_set():
+    postings = {p["title"] for p in evaluate.read_postings()}
+    assert TITLES != evaluate.POSTINGS
+    assert not postings & {t["title"] for t in read_titles()}
+
+
+def test_the_command_refuses_a_missing_data_directory(tmp_path, capsys):
+    assert main(["--data-dir", str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def root():
+    try:
+        return data.data_dir()
+    except data.DataError as error:
+        pytest.skip(f"public data not available: {error}")
+
+
+def test_every_gold_code_has_exposure_labels(root):
+    table = data.load_tasks(root)
+    missing = [t for t in read_titles() if t["soc_code"] not in table.occupations.index]
+    assert not missing
+    assert {p["soc_code"] for p in evaluate.read_postings()} <= set(table.occupations.index)
+
+
+@pytest.fixture(scope="module")
+def trained(root) -> tuple[OccupationModel, dict]:
+    table = data.slice_occupations(data.load_tasks(root), 40, seed=0)
+    return train_occupations(root, table, log=lambda message: None)
+
+
+@pytest.mark.slow
+def test_a_slice_trains_a_component_with_every_figure(trained):
+    model, card = trained
+    assert 30 <= card["occupations"] == len(model.codes) <= 80
+    held_out = card["coder"]["held_out"]
+    for name in ("reported_titles", "pseudo_postings"):
+        assert {"top1", "top5", "major_group_top1", "major_group_top5"} <= set(held_out[name])
+        assert 0 <= held_out[name]["top1"] <= held_out[name]["top5"] <= 1
+    assert set(card["coder"]["titles_set"]) >= {"file"}
+    assert set(card["blend"]["spearman"]) == {
+        "duties",
+        "occupation_top1",
+        "occupation_expected",
+        "blend",
+    }
+    assert (
+        0.01 <= card["blend"]["duty_floor"] <= 1 and 0.01 <= card["blend"]["occupation_floor"] <= 1
+    )
+    assert 0 < card["review"]["margin"] <= 1
+    assert "GPT-4" in card["automation"]["labels"]
+    assert 0.5 < card["automation"]["held_out"]["auc"] <= 1
+    assert card["targets"]["values"] == TARGETS
+    json.dumps(card)  # the card section must be JSON as it is
+
+
+@pytest.mark.slow
+def test_the_component_saves_loads_and_scores_the_postings(trained, tmp_path):
+    model, _ = trained
+    components, card = artifact.load(registry.default_dir())
+    saved = artifact.save({**components, "occupations": model}, card, tmp_path / "slice")
+    scorer = Scorer.load(tmp_path / "slice")
+    assert saved["artifact"]["bytes"] < 25 * 2**20
+    report = postings_report(scorer, evaluate.read_postings())
+    assert report["postings"] > 0
+    assert set(report["spearman_per_posting"]) == {
+        "duties",
+        "occupation_top1",
+        "occupation_expected",
+        "blend",
+    }
+    assert set(report["targets_met"]) == {*TARGETS, "blend_beats_both_parts"}
