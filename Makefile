@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install serve test test-fast train bench lint clean
+.PHONY: install serve test test-fast train bench lint clean migrate export-feedback promote
 
 install: $(VENV)/.installed
 
@@ -27,6 +27,15 @@ train: install  ## retrain on ../shared/data (or $$EXPOSURE_DATA_DIR) and make i
 
 bench: install  ## measure scoring throughput in-process and over HTTP
 	$(BIN)/python -m training.bench
+
+migrate: install  ## bring the database ($$EXPOSURE_DATABASE_URL, else instance/) to the latest schema
+	$(BIN)/alembic upgrade head
+
+export-feedback: install  ## write the stored feedback as labelled data to feedback.jsonl
+	$(BIN)/python -m training.export_feedback --output feedback.jsonl
+
+promote: install  ## make VERSION the default if it is no worse than the current one
+	$(BIN)/python -m training.promote $(VERSION)
 
 lint: install
 	$(BIN)/ruff check .

@@ -4,7 +4,19 @@ from pathlib import Path
 
 from flask import Flask
 
-from api import body, docs, errors, health, model, occupations, page, scoring
+from api import (
+    body,
+    docs,
+    errors,
+    feedback,
+    health,
+    model,
+    occupations,
+    page,
+    scoring,
+    skills,
+    versions,
+)
 from models import registry
 from models.artifact import ArtifactError
 from models.scorer import Scorer
@@ -47,7 +59,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(occupations.bp)
+    app.register_blueprint(skills.bp)
     app.register_blueprint(page.bp)
+    app.register_blueprint(feedback.bp)
+    app.register_blueprint(versions.bp)
     return app
 
 

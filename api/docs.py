@@ -6,7 +6,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Response, abort, current_app, render_template, send_from_directory
 from marshmallow import fields
 
-from api import occupations, schemas
+from api import feedback, occupations, schemas, skills, versions
 from api.errors import PROBLEM_JSON
 from api.page import ASSETS as PAGE_ASSETS
 
@@ -152,6 +152,16 @@ def build_spec(openapi_version: str = OPENAPI_VERSION) -> APISpec:
         operations={"get": _get("Return the Swagger UI page", {"type": "string"}, "text/html")},
     )
     spec.path(
+        path="/v1/skills",
+        operations={
+            "get": _get(
+                "Return the AI-augmented skills taxonomy of the served model",
+                skills.TaxonomySchema,
+                errors=(404,),
+            )
+        },
+    )
+    spec.path(
         path="/v1/occupations/{code}",
         operations={
             "get": {
@@ -217,6 +227,67 @@ def build_spec(openapi_version: str = OPENAPI_VERSION) -> APISpec:
                         "in": "path",
                         "required": True,
                         "schema": {"type": "string", "enum": sorted(PAGE_ASSETS)},
+                    }
+                ],
+            }
+        },
+    )
+    spec.path(
+        path="/v1/feedback",
+        operations={
+            "post": _protected(
+                {
+                    "summary": "Store corrections of a scored posting, for retraining",
+                    "requestBody": {
+                        "required": True,
+                        "description": body_limit,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "allOf": [feedback.FeedbackSchema, *feedback.DOCUMENTED_RULES]
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Stored, and committed; its id.",
+                            "content": {
+                                "application/json": {"schema": feedback.FeedbackCreatedSchema}
+                            },
+                        },
+                        **{str(s): ERRORS[s][0] for s in (400, 408, 413, 415, 422, 500)},
+                    },
+                }
+            )
+        },
+    )
+    spec.path(
+        path="/v1/models",
+        operations={
+            "get": _protected(
+                _get("List the saved model versions and their figures", versions.VersionsSchema)
+            )
+        },
+    )
+    spec.path(
+        path="/v1/models/{version}/report",
+        operations={
+            "get": {
+                **_protected(
+                    _get(
+                        "Return a version's evaluation report (HTML, works offline)",
+                        {"type": "string"},
+                        "text/html",
+                        errors=(404,),
+                    )
+                ),
+                "parameters": [
+                    {
+                        "name": "version",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
                     }
                 ],
             }

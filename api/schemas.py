@@ -15,6 +15,7 @@ from api.occupations import (
     NeedsReviewSchema,
     OccupationMatchSchema,
 )
+from api.skills import AiPolicySchema, SkillSchema
 
 BANDS = ("low", "moderate", "high")
 LABELS = ("E0", "E1", "E2")
@@ -169,6 +170,19 @@ class ResultSchema(Schema):
     lenses = fields.List(fields.Nested(LensSchema))
     needs_review = fields.Nested(NeedsReviewSchema)
     automation = fields.Nested(AutomationSchema)
+    skills = fields.List(
+        fields.Nested(SkillSchema),
+        metadata={
+            "description": "AI-augmented skills the posting needs, highest score first; absent "
+            "when the model has no skills component."
+        },
+    )
+    ai_policy = fields.Nested(
+        AiPolicySchema,
+        metadata={
+            "description": "Whether the posting forbids AI use, with the sentences that say so."
+        },
+    )
     model = fields.Nested(ModelRefSchema, required=True)
 
 

@@ -48,11 +48,18 @@ def build_pipeline(c: float = 2.0) -> Pipeline:
     )
 
 
-def fit(tasks: pd.DataFrame, views: Sequence[tuple[pd.DataFrame, float]] = ()) -> Pipeline:
-    """Fit the pipeline on task statements plus linked-text views (links, weight) of them."""
+def fit(
+    tasks: pd.DataFrame,
+    views: Sequence[tuple[pd.DataFrame, float]] = (),
+    extra: pd.DataFrame | None = None,
+) -> Pipeline:
+    """Fit the pipeline on task statements, linked-text views (links, weight) of them, and
+    `extra` rows that carry their own weight (text, label, weight: a user's labelled data)."""
     parts = [tasks[["text", "label"]].assign(weight=1.0)]
     parts += [share_view(tasks, links, weight) for links, weight in views]
-    rows = pd.concat(parts, ignore_index=True)
+    if extra is not None:
+        parts.append(extra[["text", "label", "weight"]])
+    rows = pd.concat([part for part in parts if len(part)], ignore_index=True)
     model = build_pipeline().fit(
         rows["text"].tolist(),
         rows["label"].tolist(),

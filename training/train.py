@@ -1,6 +1,6 @@
 """Fit the exposure model on the public data, evaluate it on held-out occupations, save it.
 
-python -m training.train [--data-dir DIR] [--version NAME] [--set-default]
+python -m training.train [--data-dir DIR] [--version NAME] [--set-default] [--data FILE ...]
 """
 
 import argparse
@@ -17,7 +17,9 @@ import pandas as pd
 
 from models import artifact, registry
 from models.scorer import BETA_WEIGHTS, LABELS, Scorer
-from training import data, estimator, evaluate
+from training import data, estimator, evaluate, report, userdata
+from training import occupations as occupation_training
+from training import skills as skill_training
 from training.estimator import RANDOM_STATE
 
 TARGETS = {
@@ -90,8 +92,16 @@ def train(
     occupations: int | None = None,
     postings_path: Path | None = evaluate.POSTINGS,
     log=print,
+    user: userdata.UserData | None = None,
+    user_only: bool = False,
+    user_weight: float = 1.0,
 ) -> dict:
-    """Run the whole training: load, cross-validate, fit on everything, evaluate, save."""
+    """Run the whole training: load, cross-validate, fit on everything, evaluate, save.
+
+    `user` adds a user's labelled data (training/userdata.py) to the training rows and is
+    evaluated by GroupKFold of its own; with `user_only` the classifier learns from it alone,
+    and the public tasks only evaluate it.
+    """
     started = time.perf_counter()
     table = data.load_tasks(data_dir)
     if occupations:
@@ -105,14 +115,36 @@ def train(
         f"views: {len(titles)} job titles, {dwas['title'].nunique()} work activities"
     )
 
-    def fit(tasks: pd.DataFrame):
-        return estimator.fit(tasks, views)
+    bands = band_thresholds(table.occupations)
+    extra, user_report, user_outcome = None, None, None
+    if user:
+        betas_of_bands = userdata.band_betas(table.occupations["human_rating_beta"], bands)
+        extra = userdata.training_rows(user, betas_of_bands, user_weight)
+        log(f"user data: {json.dumps(user.describe())} -> {len(extra)} training rows")
+
+    def fit(tasks: pd.DataFrame, extra: pd.DataFrame | None = extra):
+        if user_only:
+            return estimator.fit(tasks.iloc[:0], (), extra)
+        return estimator.fit(tasks, views, extra)
 
     probabilities, fold_of = evaluate.out_of_fold(table, fit, folds)
     held_out = evaluate.held_out_report(table, probabilities, fold_of)
     log(_summary("held-out", held_out))
+    if user:
+        validated = userdata.cross_validate(
+            user, lambda rows: fit(frame, rows), betas_of_bands, bands, folds, user_weight
+        )
+        if validated:
+            user_report, user_outcome = validated
+            log(f"user data, held out: {json.dumps(user_report)}")
+        else:
+            log("user data: fewer than two groups (soc_code, id or row), so not held out")
 
     model = fit(frame)
+    occupation_model, occupation_card = occupation_training.train_occupations(
+        data_dir, table, log=log
+    )
+    skill_model, skill_card = skill_training.train_skills(data_dir, table, log=log, folds=folds)
     card = {
         "version": version,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -128,7 +160,7 @@ def train(
                 "E2": "halved only with software built on an LLM",
             },
         },
-        "bands": band_thresholds(table.occupations),
+        "bands": bands,
         "data": {
             "files": {**table.sources, **title_sources, **dwa_sources},
             "tasks": len(frame),
@@ -156,9 +188,21 @@ def train(
             "held_out": held_out,
         },
     }
+    if user:
+        card["data"]["user"] = {
+            **user.describe(),
+            "training_rows": len(extra),
+            "weight": user_weight,
+            "only": user_only,
+        }
+        if user_report:
+            card["evaluation"]["user"] = user_report
     output.mkdir(parents=True, exist_ok=True)
+    # Enrichers run in this order: occupations first, since later ones may read what it found.
+    components = {"exposure": model, "occupations": occupation_model, "skills": skill_model}
+    card["occupations"] = occupation_card
+    card["skills"] = skill_card
     # Save first so that the postings are scored by the exact artifact that ships.
-    components = {"exposure": model}
     artifact.save(components, card, output)
     if postings_path and Path(postings_path).is_file():
         scorer = Scorer.load(output)
@@ -166,6 +210,9 @@ def train(
             scorer, evaluate.read_postings(postings_path), table.occupations
         )
         card["evaluation"]["postings"] = {"file": Path(postings_path).name, **postings}
+        card["occupations"]["postings"] = occupation_training.postings_report(
+            scorer, evaluate.read_postings(postings_path)
+        )
         log(
             f"postings: spearman per posting {postings['spearman_per_posting']}, "
             f"per occupation {postings['spearman_per_occupation']} "
@@ -179,6 +226,16 @@ def train(
     }
     card = artifact.save(components, card, output)
     log(f"saved {output} in {seconds}s")
+    shares = evaluate.occupation_shares(frame, probabilities)["beta"].rename("predicted")
+    evidence = report.Evidence(
+        truth=frame["label"].to_numpy(),
+        probabilities=probabilities,
+        occupations=pd.concat(
+            [shares, table.occupations["human_rating_beta"].rename("human")], axis=1, join="inner"
+        ),
+        user=user_outcome,
+    )
+    log(f"report: {report.write(output, card, evidence)}")
     return card
 
 
@@ -222,7 +279,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--set-default", action="store_true", help="make this version the one the API serves"
     )
+    parser.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="your labelled postings or duties, JSON Lines or CSV (repeatable; the format is "
+        "in training/userdata.py)",
+    )
+    parser.add_argument(
+        "--user-only",
+        action="store_true",
+        help="train the classifier on the --data files alone (the public tasks still evaluate it)",
+    )
+    parser.add_argument(
+        "--data-weight",
+        type=float,
+        default=1.0,
+        help="weight of each --data row against one O*NET task statement (default 1)",
+    )
     args = parser.parse_args(argv)
+    if args.user_only and not args.data:
+        parser.error("--user-only needs --data FILE")
+    if not args.data_weight > 0:
+        parser.error("--data-weight must be positive")
+    user = None
+    if args.data:
+        # Every row is checked before anything is loaded or trained.
+        try:
+            user = userdata.read(args.data)
+        except userdata.UserDataError as error:
+            for message in error.errors:
+                print(f"error: {message}", file=sys.stderr)
+            print(
+                f"error: {len(error.errors)} problem(s) in --data; nothing trained", file=sys.stderr
+            )
+            return 2
     try:
         output = Path(args.models_dir) / registry.check_version(args.version)
         root = data.data_dir(args.data_dir)
@@ -233,8 +325,16 @@ def main(argv: list[str] | None = None) -> int:
             folds=args.folds,
             occupations=args.occupations,
             postings_path=Path(args.postings) if args.postings else None,
+            user=user,
+            user_only=args.user_only,
+            user_weight=args.data_weight,
         )
-    except (data.DataError, artifact.ArtifactError, registry.RegistryError) as error:
+    except (
+        data.DataError,
+        artifact.ArtifactError,
+        registry.RegistryError,
+        userdata.UserDataError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.set_default:

@@ -1,0 +1,1052 @@
+"""AI-augmented skills: the taxonomy, the lexicon that finds skills a posting names, and the model
+component that adds `skills` and `ai_policy` to each result.
+
+A skill is **mentioned** when a sentence that asks for work (a duty, requirement or untagged
+line) names it: a tool or phrase of the skill ("Midjourney", "機械翻訳", "RLHF"), or a generic AI
+term ("ChatGPT", "生成AI", "هوش مصنوعی") with the skill's cue words beside it ("use ChatGPT to
+write blog posts"). A term that is negated ("no AI experience needed") does not count; one that
+is prohibited ("AI-generated content will be rejected", "AI使用不可") does not count either and is
+reported in `ai_policy`. For English sentences a text model adds the skills that statements
+phrase without a lexicon term. A skill is **inferred** when a duty is work the skill augments:
+a model trained on O*NET task statements scores each duty, and a skill is kept when a duty
+reaches the skill's threshold. Japanese and Persian duties reach the same model through a
+glossary of work words (翻訳 -> translate).
+
+Offsets in evidence point into the description as sent, like the duties' offsets.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from scipy import sparse
+
+from models.text import tokenize
+
+TAXONOMY_FILE = Path(__file__).resolve().with_name("skills.yaml")
+LANGUAGES = ("en", "ja", "fa")
+# The ids the product promises, with these meanings (the issue that introduced skills).
+REQUIRED_IDS = (
+    "prompt_engineering",
+    "ai_assisted_writing",
+    "machine_translation_post_editing",
+    "generative_image_design",
+    "ai_assisted_coding",
+    "ml_engineering",
+    "data_science_analytics",
+    "llm_application_development",
+    "data_annotation_ai_training",
+    "ai_ethics_governance",
+    "ai_marketing_seo",
+    "conversational_ai_support",
+    "ai_output_review",
+    "workflow_automation",
+    "generative_audio_video",
+    "ai_research_synthesis",
+)
+SOURCES = ("mentioned", "inferred")
+# Units whose words say what the worker must do or know. A company blurb ("we are an AI
+# startup"), a benefit ("free ChatGPT Plus") or legal text never ask for a skill. Apply units
+# are kept: segmentation tags sentences with "apply" or "applications" in them as such ("Apply
+# machine learning to ..."), and application instructions rarely name an AI skill.
+ASKING_KINDS = frozenset(("duty", "requirement", "other", "apply"))
+# Scores of a mention found by the lexicon, before the text model may raise them: a skill term
+# is the plainest ask; a generic term given to a skill by its cues, or to the fallback skill for
+# lack of cues, says less about which skill is meant.
+TERM_SCORE = 0.9
+CUE_SCORE = 0.75
+FALLBACK_SCORE = 0.6
+# A skill is in the result when its score reaches its threshold: MENTION_THRESHOLD for
+# mentions (every lexicon mention does; a text-model-only mention needs the model's own
+# threshold), and the skill's inferred threshold, chosen in training, for inferences.
+MENTION_THRESHOLD = 0.5
+# An inferred threshold of 1.0 marks a skill that training could not infer at the precision
+# goal; it is then never inferred (a logistic output can round to exactly 1.0).
+NEVER = 1.0
+
+_ID = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+_IWA_ID = re.compile(r"^4\.A\.\d\.[a-z]\.\d+\.I\d{2}$")
+_LATIN = re.compile(r"^[\x20-\x7e\u00b7\u00c0-\u024f\u2010-\u2014]+$")
+_ARABIC_LETTER = "\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff"
+_LATIN_EDGE = "A-Za-z0-9"
+_WORD = re.compile(r"[^\W_]+")
+_CLAUSE_MARK = re.compile(r"[;；؛]")
+
+
+class TaxonomyError(ValueError):
+    """A skills file that is malformed or names something that does not exist."""
+
+
+# --- Text folding -----------------------------------------------------------------------------
+# Matching runs on a folded copy of the text with the same length, so that every match offset is
+# an offset into the original: full-width Latin reads as ASCII, a zero-width non-joiner as a
+# space, Arabic yeh and kaf as their Persian forms, and dashes as "-".
+_FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+_FOLD.update(
+    {
+        0x3000: " ",
+        0x00A0: " ",
+        0x200C: " ",
+        0x200B: " ",
+        0x064A: "ی",
+        0x0643: "ک",
+        0x2010: "-",
+        0x2011: "-",
+        0x2012: "-",
+        0x2013: "-",
+        0x2014: "-",
+        0x2212: "-",
+        0x2019: "'",
+    }
+)
+
+
+def fold(text: str) -> str:
+    """Return text lower-cased and folded for matching, with the same length as the input."""
+    folded = text.translate(_FOLD)
+    lowered = folded.lower()
+    if len(lowered) == len(folded):
+        return lowered
+    # A few characters lower-case to two ("İ"); keep those as they are so offsets still line up.
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in folded)
+
+
+def _fold_case_kept(text: str) -> str:
+    return text.translate(_FOLD)
+
+
+def _is_latin(term: str) -> bool:
+    return _LATIN.match(term) is not None
+
+
+def _canonical(term: str) -> str:
+    """Return the key two spellings of one term share ("Post-editing", "post editing")."""
+    return re.sub(r"[\s\-]+", "", fold(term))
+
+
+# --- Matching ---------------------------------------------------------------------------------
+
+
+_SEPARATOR = object()  # a space or hyphen inside a Latin term: matches either, or nothing
+_GAP = object()  # a space inside a Japanese or Persian term: matches any spacing, or none
+_ATOM_PATTERNS = {_SEPARATOR: r"[\s\-]*", _GAP: r"\s*"}
+
+
+def _latin_atoms(term: str) -> tuple:
+    # "fine-tuning", "fine tuning" and "finetuning" are one term.
+    parts = [part for part in re.split(r"[\s\-]+", term.strip()) if part]
+    atoms: list = []
+    for part in parts:
+        if atoms:
+            atoms.append(_SEPARATOR)
+        atoms += list(part)
+    return tuple(atoms)
+
+
+def _script_atoms(term: str) -> tuple:
+    atoms: list = []
+    for part in fold(term).split():
+        if atoms:
+            atoms.append(_GAP)
+        atoms += list(part)
+    return tuple(atoms)
+
+
+def _latin_body(term: str) -> str:
+    return _trie_pattern([_latin_atoms(term)])
+
+
+def _script_body(term: str) -> str:
+    body = _trie_pattern([_script_atoms(term)])
+    if re.search(f"[{_ARABIC_LETTER}]", term):
+        return f"(?<![{_ARABIC_LETTER}]){body}"
+    return body
+
+
+def _atom_key(atoms: tuple) -> tuple:
+    return tuple((1, "") if not isinstance(a, str) else (0, a) for a in atoms)
+
+
+def _trie_pattern(terms: Iterable[tuple]) -> str:
+    """Return one regex that matches any of the terms (sequences of atoms), longest first.
+
+    The alternatives share their prefixes, so at each position the engine follows one branch
+    instead of trying every term: hundreds of terms cost little more than one.
+    """
+    trie: dict = {}
+    for atoms in terms:
+        node = trie
+        for atom in atoms:
+            node = node.setdefault(atom, {})
+        node[None] = {}
+
+    def pattern(node: dict) -> str:
+        branches = []
+        for atom, child in node.items():
+            if atom is None:
+                continue
+            text = _ATOM_PATTERNS.get(atom) if not isinstance(atom, str) else re.escape(atom)
+            branches.append(text + pattern(child))
+        if not branches:
+            return ""
+        # A term that ends here is tried after the longer ones that continue it.
+        optional = None in node
+        if len(branches) == 1 and not optional:
+            return branches[0]
+        return "(?:" + "|".join(branches) + ")" + ("?" if optional else "")
+
+    return pattern(trie)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One term found in a text: where, and the key of the term."""
+
+    start: int
+    end: int
+    key: str
+
+
+class Matcher:
+    """Find terms in text: Latin terms as whole words, Japanese and Persian ones as substrings.
+
+    Latin terms written without a lower-case letter ("AI", "RAG") match only in capitals; all
+    others match in any case, with an optional plural "s". `prefix=True` matches Latin terms at
+    the start of a word only ("translat" finds "translation"). Overlapping matches keep the
+    earliest, then the longest.
+    """
+
+    def __init__(self, terms: Iterable[str], prefix: bool = False):
+        self.prefix = prefix
+        sensitive, insensitive, persian, other = set(), set(), set(), set()
+        for term in terms:
+            term = term.strip()
+            if not term:
+                continue
+            if _is_latin(term):
+                if any(c.islower() for c in term):
+                    insensitive.add(_latin_atoms(fold(term)))
+                else:
+                    sensitive.add(_latin_atoms(term))
+            elif re.match(f"[{_ARABIC_LETTER}]", fold(term)):
+                persian.add(_script_atoms(term))
+            else:
+                other.add(_script_atoms(term))
+        edge = rf"(?<![{_LATIN_EDGE}])"
+        end = "" if prefix else rf"(?:'?s|es)?(?![{_LATIN_EDGE}])"
+        self._sensitive = self._compile(sensitive, edge, end)
+        self._insensitive = self._compile(insensitive, edge, end)
+        # Persian words take suffixes but no prefixes that would hide another word's start.
+        persian_pattern = self._compile(persian, f"(?<![{_ARABIC_LETTER}])", "")
+        self._script = [p for p in (persian_pattern, self._compile(other, "", "")) if p]
+        self._size = len(sensitive) + len(insensitive) + len(persian) + len(other)
+
+    @staticmethod
+    def _compile(terms: set[tuple], before: str, after: str) -> re.Pattern | None:
+        if not terms:
+            return None
+        # The trie tries longer continuations first, so "AI tools" wins over "AI".
+        return re.compile(f"{before}(?P<t>{_trie_pattern(sorted(terms, key=_atom_key))}){after}")
+
+    def __bool__(self) -> bool:
+        return self._size > 0
+
+    def find(self, text: str, folded: str | None = None, cased: str | None = None) -> list[Match]:
+        """Return the non-overlapping terms in text, in order."""
+        folded = fold(text) if folded is None else folded
+        found = []
+        if self._sensitive is not None:
+            cased = _fold_case_kept(text) if cased is None else cased
+            found += [
+                Match(m.start(), m.end(), _canonical(m.group("t")))
+                for m in self._sensitive.finditer(cased)
+            ]
+        for pattern in (self._insensitive, *self._script):
+            if pattern is not None:
+                found += [
+                    Match(m.start(), m.end(), _canonical(m.group("t")))
+                    for m in pattern.finditer(folded)
+                ]
+        if len(found) < 2:
+            return found
+        found.sort(key=lambda m: (m.start, -(m.end - m.start)))
+        kept, last_end = [], -1
+        for match in found:
+            if match.start >= last_end:
+                kept.append(match)
+                last_end = match.end
+        return kept
+
+    def search(self, text: str, folded: str | None = None, cased: str | None = None) -> bool:
+        """Return whether any term occurs in text."""
+        folded = fold(text) if folded is None else folded
+        if self._sensitive is not None:
+            cased = _fold_case_kept(text) if cased is None else cased
+            if self._sensitive.search(cased):
+                return True
+        return any(p is not None and p.search(folded) for p in (self._insensitive, *self._script))
+
+
+# --- Taxonomy ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Skill:
+    """One AI-augmented skill of the taxonomy."""
+
+    id: str
+    name: dict[str, str]
+    description: str
+    inferred: bool
+    iwas: tuple[str, ...]
+    terms: dict[str, tuple[str, ...]]
+    ambiguous: frozenset[str]
+    cues: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """The validated skills file."""
+
+    version: int
+    skills: tuple[Skill, ...]
+    generic_terms: dict[str, tuple[str, ...]]
+    generic_ambiguous: frozenset[str]
+    fallback: str
+    ai_context: dict[str, tuple[str, ...]]
+    policy: dict[str, dict[str, tuple[str, ...]]]
+    glossary: dict[str, dict[str, str]]
+    iwa_titles: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Return the skill ids in file order."""
+        return tuple(skill.id for skill in self.skills)
+
+    def skill(self, skill_id: str) -> Skill:
+        """Return the skill with this id."""
+        for skill in self.skills:
+            if skill.id == skill_id:
+                return skill
+        raise KeyError(skill_id)
+
+    def describe(self) -> list[dict]:
+        """Return the skills as plain data, for the API and the model card."""
+        return [
+            {
+                "id": skill.id,
+                "name": dict(skill.name),
+                "description": skill.description,
+                "inferred": skill.inferred,
+                "iwas": [{"id": iwa, "title": self.iwa_titles.get(iwa)} for iwa in skill.iwas],
+                "terms": {language: list(terms) for language, terms in skill.terms.items()},
+            }
+            for skill in self.skills
+        ]
+
+
+POLICY_KEYS = ("prohibit", "negate", "needed", "before", "after", "except", "clause_breaks")
+
+
+def load_taxonomy(
+    path: str | Path = TAXONOMY_FILE, iwa_titles: Mapping[str, str] | None = None
+) -> Taxonomy:
+    """Read and validate a skills file; with `iwa_titles` (IWA id -> title), check the IWA ids."""
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise TaxonomyError(f"no skills file at {path}") from error
+    except yaml.YAMLError as error:
+        raise TaxonomyError(f"skills file {path} is not valid YAML: {error}") from error
+    return parse_taxonomy(document, iwa_titles, source=str(path))
+
+
+def parse_taxonomy(
+    document: Any, iwa_titles: Mapping[str, str] | None = None, source: str = "skills file"
+) -> Taxonomy:
+    """Validate a parsed skills document; every error names the entry it is about."""
+    errors: list[str] = []
+    if not isinstance(document, dict):
+        raise TaxonomyError(f"{source}: the top level must be a mapping")
+    entries = document.get("skills")
+    if not isinstance(entries, list) or not entries:
+        raise TaxonomyError(f"{source}: 'skills' must be a non-empty list")
+
+    skills: list[Skill] = []
+    seen: set[str] = set()
+    named = {entry.get("id") for entry in entries if isinstance(entry, dict)}
+    for index, entry in enumerate(entries):
+        skill = _parse_skill(entry, index, iwa_titles, errors)
+        if skill is None:
+            continue
+        if skill.id in seen:
+            errors.append(f"skill {skill.id!r} (entry {index + 1}): duplicate id")
+            continue
+        seen.add(skill.id)
+        skills.append(skill)
+    for required in REQUIRED_IDS:
+        if required not in named:
+            errors.append(f"skill {required!r}: required id is missing")
+
+    generic = document.get("generic")
+    if not isinstance(generic, dict):
+        errors.append("generic: must be a mapping with 'fallback', 'terms' and 'ambiguous'")
+        generic = {}
+    generic_terms = _languages(generic.get("terms"), "generic.terms", errors, non_empty=True)
+    generic_ambiguous = _strings(generic.get("ambiguous", []), "generic.ambiguous", errors)
+    _check_ambiguous(generic_ambiguous, generic_terms, "generic", errors)
+    fallback = generic.get("fallback")
+    if fallback not in named:
+        errors.append(f"generic.fallback: {fallback!r} is not a skill id")
+
+    ai_context = _languages(document.get("ai_context"), "ai_context", errors)
+    policy_document = document.get("policy")
+    if not isinstance(policy_document, dict):
+        errors.append(f"policy: must be a mapping with {', '.join(POLICY_KEYS)}")
+        policy_document = {}
+    policy = {
+        key: _languages(policy_document.get(key), f"policy.{key}", errors) for key in POLICY_KEYS
+    }
+
+    glossary_document = document.get("glossary")
+    glossary: dict[str, dict[str, str]] = {}
+    if not isinstance(glossary_document, dict):
+        errors.append("glossary: must map 'ja' and 'fa' to {term: English words}")
+        glossary_document = {}
+    for language, words in glossary_document.items():
+        if language not in LANGUAGES or not isinstance(words, dict):
+            errors.append(f"glossary.{language}: must be a language code mapping terms to words")
+            continue
+        for term, english in words.items():
+            if not isinstance(term, str) or not isinstance(english, str) or not english.strip():
+                errors.append(f"glossary.{language}.{term}: must map a term to English words")
+        glossary[language] = {str(k): str(v) for k, v in words.items()}
+
+    version = document.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        errors.append("version: must be an integer")
+    if errors:
+        raise TaxonomyError(f"{source}: " + "; ".join(errors))
+    used = {iwa for skill in skills for iwa in skill.iwas}
+    titles = {iwa: str(iwa_titles[iwa]) for iwa in sorted(used)} if iwa_titles else {}
+    return Taxonomy(
+        version=version,
+        skills=tuple(skills),
+        generic_terms=generic_terms,
+        generic_ambiguous=frozenset(generic_ambiguous),
+        fallback=fallback,
+        ai_context=ai_context,
+        policy=policy,
+        glossary=glossary,
+        iwa_titles=titles,
+    )
+
+
+def _parse_skill(
+    entry: Any, index: int, iwa_titles: Mapping[str, str] | None, errors: list[str]
+) -> Skill | None:
+    if not isinstance(entry, dict):
+        errors.append(f"skill entry {index + 1}: must be a mapping")
+        return None
+    skill_id = entry.get("id")
+    if not isinstance(skill_id, str) or not _ID.match(skill_id):
+        errors.append(f"skill entry {index + 1}: id {skill_id!r} must be snake_case")
+        return None
+    where = f"skill {skill_id!r}"
+    count = len(errors)
+    name = entry.get("name")
+    if not isinstance(name, dict):
+        errors.append(f"{where}: name must map {', '.join(LANGUAGES)} to names")
+        name = {}
+    for language in LANGUAGES:
+        value = name.get(language)
+        if not isinstance(value, str) or not value.strip():
+            errors.append(f"{where}: name.{language} is empty")
+    description = entry.get("description")
+    if not isinstance(description, str) or not description.strip() or "\n" in description.strip():
+        errors.append(f"{where}: description must be one non-empty line")
+    inferred = entry.get("inferred", True)
+    if not isinstance(inferred, bool):
+        errors.append(f"{where}: inferred must be true or false")
+    iwas = _strings(entry.get("iwas"), f"{where}: iwas", errors)
+    if not iwas:
+        errors.append(f"{where}: iwas must list at least one O*NET IWA id")
+    for iwa in iwas:
+        if not _IWA_ID.match(iwa):
+            errors.append(f"{where}: IWA id {iwa!r} is malformed")
+        elif iwa_titles is not None and iwa not in iwa_titles:
+            errors.append(f"{where}: unknown IWA id {iwa!r}")
+    if len(set(iwas)) != len(iwas):
+        errors.append(f"{where}: an IWA id is listed twice")
+    terms = _languages(entry.get("terms"), f"{where}: terms", errors, non_empty=True)
+    ambiguous = _strings(entry.get("ambiguous", []), f"{where}: ambiguous", errors)
+    _check_ambiguous(ambiguous, terms, where, errors)
+    cues = _languages(entry.get("cues"), f"{where}: cues", errors)
+    if len(errors) > count:
+        return None
+    return Skill(
+        id=skill_id,
+        name={language: name[language].strip() for language in LANGUAGES},
+        description=description.strip(),
+        inferred=inferred,
+        iwas=tuple(iwas),
+        terms=terms,
+        ambiguous=frozenset(ambiguous),
+        cues=cues,
+    )
+
+
+def _strings(value: Any, where: str, errors: list[str]) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        errors.append(f"{where} must be a list of non-empty strings (quote 'no', 'yes', 'on')")
+        return []
+    return [v.strip() for v in value]
+
+
+def _languages(
+    value: Any, where: str, errors: list[str], non_empty: bool = False
+) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, dict):
+        errors.append(f"{where} must map {', '.join(LANGUAGES)} to lists")
+        return {language: () for language in LANGUAGES}
+    result = {}
+    for language in LANGUAGES:
+        items = _strings(value.get(language, []), f"{where}.{language}", errors)
+        if non_empty and not items:
+            errors.append(f"{where}.{language} is empty")
+        keys = [_canonical(item) for item in items]
+        duplicates = sorted(
+            {item for item, key in zip(items, keys, strict=True) if keys.count(key) > 1}
+        )
+        if duplicates:
+            errors.append(f"{where}.{language} lists {', '.join(map(repr, duplicates))} twice")
+        result[language] = tuple(items)
+    unknown = set(value) - set(LANGUAGES)
+    if unknown:
+        errors.append(f"{where} has unknown languages {sorted(unknown)}")
+    return result
+
+
+def _check_ambiguous(
+    ambiguous: list[str], terms: dict[str, tuple[str, ...]], where: str, errors: list[str]
+) -> None:
+    known = {_canonical(term) for items in terms.values() for term in items}
+    for term in ambiguous:
+        if _canonical(term) not in known:
+            errors.append(f"{where}: ambiguous term {term!r} is not one of its terms")
+
+
+# --- Lexicon ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TermInfo:
+    """What a matched term says: the skills it names (none for a generic AI term)."""
+
+    skills: frozenset[str]
+    generic: bool
+    ambiguous: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """An AI term in the description, judged in its clause."""
+
+    start: int
+    end: int
+    info: TermInfo
+    polarity: str  # "ask", "negated" or "prohibited"
+    confirmed: bool  # False for an ambiguous term with no AI context in its sentence
+    clause: tuple[int, int]  # the clause the term was judged in
+
+
+def _all(terms: Mapping[str, Sequence[str]]) -> list[str]:
+    return [term for language in LANGUAGES for term in terms.get(language, ())]
+
+
+class Lexicon:
+    """The compiled lexicon of a taxonomy: terms, cues, AI context and policy phrases."""
+
+    def __init__(self, taxonomy: Taxonomy):
+        infos: dict[str, set[str]] = {}
+        ambiguous: set[str] = set()
+        generic: set[str] = set()
+        for skill in taxonomy.skills:
+            for term in _all(skill.terms):
+                infos.setdefault(_canonical(term), set()).add(skill.id)
+            ambiguous |= {_canonical(term) for term in skill.ambiguous}
+        for term in _all(taxonomy.generic_terms):
+            key = _canonical(term)
+            infos.setdefault(key, set())
+            generic.add(key)
+        ambiguous |= {_canonical(term) for term in taxonomy.generic_ambiguous}
+        # A term listed under a skill and as generic names the skill.
+        self.infos = {
+            key: TermInfo(frozenset(ids), not ids and key in generic, key in ambiguous)
+            for key, ids in infos.items()
+        }
+        all_terms = [t for s in taxonomy.skills for t in _all(s.terms)]
+        self.terms = Matcher(all_terms + _all(taxonomy.generic_terms))
+        self.cues = {
+            skill.id: Matcher(_all(skill.cues), prefix=True)
+            for skill in taxonomy.skills
+            if any(skill.cues.values())
+        }
+        self.fallback = taxonomy.fallback
+        self.context = Matcher(_all(taxonomy.ai_context))
+        policy = taxonomy.policy
+        self.prohibit = Matcher(_all(policy["prohibit"]))
+        self.negate = Matcher(_all(policy["negate"]))
+        self.needed = Matcher(_all(policy["needed"]), prefix=True)
+        self.breaks = Matcher(_all(policy["clause_breaks"]))
+        self.excepted = Matcher(_all(policy["except"]))
+        self.before = frozenset(fold(word) for word in _all(policy["before"]))
+        after = []
+        for word in _all(policy["after"]):
+            body = _latin_body(fold(word)) if _is_latin(word) else _script_body(word)
+            after.append(body + (rf"(?![{_LATIN_EDGE}])" if _is_latin(word) else ""))
+        after.sort(key=len, reverse=True)
+        self.after = re.compile(r"[\s\-]*(?:" + "|".join(after) + ")") if after else None
+
+    def hits(self, text: str, spans: Sequence[tuple[int, int]]) -> list[Hit]:
+        """Find the AI terms of text inside the given (start, end) spans, each judged in its span.
+
+        A span is one sentence (a unit) or one heading line; clauses end at the policy's clause
+        breaks and at semicolons.
+        """
+        folded = fold(text)
+        cased = _fold_case_kept(text)
+        matches = [m for m in self.terms.find(text, folded, cased) if m.key in self.infos]
+        if not matches:
+            return []
+        starts = [start for start, _ in spans]
+        by_span: dict[int, list[Match]] = {}
+        for match in matches:
+            i = bisect_right(starts, match.start) - 1
+            if i >= 0 and match.end <= spans[i][1]:
+                by_span.setdefault(i, []).append(match)
+        result = []
+        for i, span_matches in sorted(by_span.items()):
+            start, end = spans[i]
+            result += self._judge(
+                text[start:end], folded[start:end], cased[start:end], span_matches, start
+            )
+        return result
+
+    def _judge(
+        self, text: str, folded: str, cased: str, matches: list[Match], offset: int
+    ) -> list[Hit]:
+        """Judge the terms of one span: confirmed or not, and asked, negated or prohibited."""
+        local = [Match(m.start - offset, m.end - offset, m.key) for m in matches]
+        contexts = self.context.find(text, folded, cased)
+        ambiguous_keys = {m.key for m in local if self.infos[m.key].ambiguous}
+        plain = any(not self.infos[m.key].ambiguous for m in local)
+        # Excepted phrases ("不可欠", "no doubt") are blanked so that no cue is read inside them.
+        for m in self.excepted.find(text, folded, cased):
+            blank = " " * (m.end - m.start)
+            folded = folded[: m.start] + blank + folded[m.end :]
+            cased = cased[: m.start] + blank + cased[m.end :]
+        breaks = sorted(
+            {edge for m in self.breaks.find(text, folded, cased) for edge in (m.start, m.end)}
+            | {m.start() for m in _CLAUSE_MARK.finditer(folded)}
+        )
+        hits = []
+        scoped: dict[tuple[int, int], str] = {}  # clause -> polarity a before-word gave it
+        for match in local:
+            info = self.infos[match.key]
+            # An ambiguous term counts with an AI word that is not itself, another AI term, or
+            # a second ambiguous AI name ("Claude and Gemini").
+            confirmed = (
+                not info.ambiguous
+                or plain
+                or len(ambiguous_keys) > 1
+                or any(c.end <= match.start or c.start >= match.end for c in contexts)
+            )
+            clause = _clause(breaks, match.start, match.end, len(folded))
+            polarity = self._polarity(folded, cased, clause, match.start, match.end)
+            if polarity == "ask" and clause in scoped:
+                # "without machine translation tools like DeepL": the "without" covers the list.
+                polarity = scoped[clause]
+            elif polarity != "ask" and self._before(folded, clause, match.start):
+                scoped[clause] = polarity
+            hits.append(
+                Hit(
+                    match.start + offset,
+                    match.end + offset,
+                    info,
+                    polarity,
+                    confirmed,
+                    (clause[0] + offset, clause[1] + offset),
+                )
+            )
+        return hits
+
+    def _before(self, folded: str, clause: tuple[int, int], start: int) -> bool:
+        return any(w in self.before for w in _WORD.findall(folded[clause[0] : start])[-3:])
+
+    def _polarity(
+        self, folded: str, cased: str, clause: tuple[int, int], start: int, end: int
+    ) -> str:
+        """Judge one term in its clause: asked for, negated or prohibited."""
+        clause_start, clause_end = clause
+        words = folded[clause_start:clause_end]
+        cased_words = cased[clause_start:clause_end]
+        if self.prohibit.search(words, words, cased_words):
+            return "prohibited"
+        if self.negate.search(words, words, cased_words):
+            return "negated"
+        if self._before(folded, clause, start):
+            needed = self.needed.search(words, words, cased_words)
+            return "negated" if needed else "prohibited"
+        if self.after is not None and self.after.match(folded, end, clause_end):
+            return "prohibited"
+        return "ask"
+
+    def attribute(self, text: str) -> list[str]:
+        """Return the skills whose cues a sentence has most of, or the fallback skill."""
+        folded = fold(text)
+        cased = _fold_case_kept(text)
+        counts = {
+            skill: len(matcher.find(text, folded, cased)) for skill, matcher in self.cues.items()
+        }
+        best = max(counts.values(), default=0)
+        if best == 0:
+            return [self.fallback]
+        return [skill for skill, count in counts.items() if count == best]
+
+
+# --- Inferred-skill features ------------------------------------------------------------------
+
+
+class GlossaryTokenizer:
+    """Tokenize a duty for the inferred-skill model, in English, Japanese or Persian.
+
+    English words become stems (models.text.tokenize). Japanese and Persian work words found in
+    the glossary become the stems of their English glosses, so a duty such as "マニュアルの翻訳"
+    reaches the same features as "translate manuals".
+    """
+
+    def __init__(self, glossary: Mapping[str, Mapping[str, str]]):
+        self.words = {
+            _canonical(term): english
+            for language in glossary
+            for term, english in glossary[language].items()
+        }
+        self.matcher = Matcher(term for language in glossary for term in glossary[language])
+
+    def __call__(self, text: str) -> list[str]:
+        tokens = tokenize(text)
+        if text.isascii():
+            return tokens
+        for match in self.matcher.find(text):
+            tokens += tokenize(self.words.get(match.key, ""))
+        return tokens
+
+
+class LinearModel:
+    """A fitted TF-IDF + one-vs-rest logistic regression pipeline, kept for serving as its
+    vocabulary, idf weights and one weight matrix.
+
+    The probabilities are the pipeline's (each label's logistic function of its decision), but
+    one pass of plain Python and one sparse-dense product replace a vectorizer call and a call
+    per label, each paying scikit-learn's input checks: a fraction of a millisecond per posting
+    instead of several.
+    """
+
+    def __init__(self, pipeline: Any):
+        steps = pipeline.named_steps
+        features, estimators = steps["features"], steps["classifier"].estimators_
+        supported = (
+            features.analyzer == "word"
+            and features.norm == "l2"
+            and features.use_idf
+            and not features.binary
+            and features.preprocessor is None
+            and features.stop_words is None
+            and not features.lowercase
+        )
+        if not supported:
+            raise TaxonomyError("LinearModel supports word n-gram TF-IDF with l2 norm only")
+        if not all(hasattr(e, "coef_") for e in estimators):
+            raise TaxonomyError("every label of a skills model needs positive training examples")
+        self.tokenizer = features.tokenizer
+        self.ngram_range = tuple(features.ngram_range)
+        self.sublinear_tf = bool(features.sublinear_tf)
+        self.vocabulary = dict(features.vocabulary_)
+        self.idf = features.idf_.astype(np.float64)
+        self.weights = np.vstack([e.coef_.ravel() for e in estimators]).T.astype(np.float32)
+        self.bias = np.array([e.intercept_[0] for e in estimators], dtype=np.float32)
+
+    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """Return the TF-IDF rows of texts, as the fitted vectorizer would."""
+        low, high = self.ngram_range
+        indptr, indices, values = [0], [], []
+        for text in texts:
+            tokens = self.tokenizer(text)
+            counts: dict[int, int] = {}
+            for n in range(low, min(high, len(tokens)) + 1):
+                for i in range(len(tokens) - n + 1):
+                    column = self.vocabulary.get(" ".join(tokens[i : i + n]))
+                    if column is not None:
+                        counts[column] = counts.get(column, 0) + 1
+            columns = np.fromiter(counts, dtype=np.int64, count=len(counts))
+            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+            if self.sublinear_tf:
+                tf = 1.0 + np.log(tf)
+            weights = tf * self.idf[columns]
+            norm = math.sqrt(float(weights @ weights))
+            indices.append(columns)
+            # float32 like the weights, so the product does not copy them to float64 each call.
+            values.append((weights / norm if norm > 0 else weights).astype(np.float32))
+            indptr.append(indptr[-1] + len(columns))
+        shape = (len(indptr) - 1, len(self.idf))
+        if not indices:
+            return sparse.csr_matrix(shape)
+        return sparse.csr_matrix(
+            (np.concatenate(values), np.concatenate(indices), np.array(indptr)), shape=shape
+        )
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Return one probability per label for each text."""
+        decision = np.asarray(self.transform(texts) @ self.weights, dtype=np.float64) + self.bias
+        return 1.0 / (1.0 + np.exp(-decision))
+
+
+# --- The model component ----------------------------------------------------------------------
+
+
+class SkillModel:
+    """The skills component of a model: adds `skills` and `ai_policy` to each result.
+
+    `inferred` maps a duty text to one probability per inferred skill (predict_proba columns in
+    `inferred_ids` order) and `thresholds` holds each inferred skill's threshold. `mentioned`,
+    optional, maps an English sentence to one probability per skill in `mentioned_ids` order;
+    a sentence the lexicon finds no skill in is given the skills whose probability reaches
+    `mentioned_threshold`.
+    """
+
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        inferred: Any = None,
+        inferred_ids: Sequence[str] = (),
+        thresholds: Mapping[str, float] | None = None,
+        mentioned: Any = None,
+        mentioned_ids: Sequence[str] = (),
+        mentioned_threshold: float = 1.0,
+    ):
+        self.taxonomy = taxonomy
+        self.lexicon = Lexicon(taxonomy)
+        self.inferred = inferred
+        self.inferred_ids = tuple(inferred_ids)
+        self.thresholds = dict(thresholds or {})
+        self.mentioned = mentioned
+        self.mentioned_ids = tuple(mentioned_ids)
+        self.mentioned_threshold = float(mentioned_threshold)
+        unknown = (set(self.inferred_ids) | set(self.mentioned_ids)) - set(taxonomy.ids)
+        if unknown:
+            raise TaxonomyError(
+                f"the skills model returns ids not in its taxonomy: {sorted(unknown)}"
+            )
+        missing = set(self.inferred_ids) - set(self.thresholds)
+        if missing:
+            raise TaxonomyError(f"inferred skills without a threshold: {sorted(missing)}")
+        self._names = {skill.id: skill.name for skill in taxonomy.skills}
+
+    # The result ---------------------------------------------------------------------------
+
+    def enrich(self, context: Any, result: dict) -> None:
+        """Add `skills` (mentioned and inferred) and `ai_policy` to a scored posting's result."""
+        mentions, prohibitions = self.mentions(context.description, context.units)
+        inferences = self.inferences(context.duties)
+        entries = {}
+        for skill_id, (score, spans) in inferences.items():
+            entries[skill_id] = self._entry(skill_id, score, "inferred", spans, context)
+        for skill_id, (score, spans) in mentions.items():
+            inferred_score = inferences.get(skill_id, (0.0, []))[0]
+            entries[skill_id] = self._entry(
+                skill_id, max(score, inferred_score), "mentioned", spans, context
+            )
+        result["skills"] = sorted(entries.values(), key=lambda e: (-e["score"], e["id"]))
+        result["ai_policy"] = {
+            "prohibited": bool(prohibitions),
+            "evidence": [self._evidence(context.description, *span) for span in prohibitions],
+        }
+
+    def _entry(self, skill_id: str, score: float, source: str, spans, context) -> dict:
+        language = getattr(context, "language", "en")
+        names = self._names[skill_id]
+        return {
+            "id": skill_id,
+            "name": names.get(language, names["en"]),
+            "score": round(float(score), 4),
+            "source": source,
+            "evidence": [self._evidence(context.description, s, e, t) for s, e, t in spans],
+        }
+
+    @staticmethod
+    def _evidence(description: str, start: int, end: int, text: str | None = None) -> dict:
+        return {
+            "text": description[start:end] if text is None else text,
+            "start": start,
+            "end": end,
+        }
+
+    # Mentioned ----------------------------------------------------------------------------
+
+    def mentions(
+        self, description: str, units: Sequence[Any]
+    ) -> tuple[dict[str, tuple[float, list]], list[tuple[int, int, str]]]:
+        """Return the skills the description asks for, {id: (score, [(start, end, None)])},
+        and its AI prohibitions as [(start, end, text)]."""
+        spans = _spans(description, units)
+        # Text that segmentation made no unit of is headings, unless it made no unit at all (a
+        # one-line gig it read as a heading): then each line is a sentence of the posting.
+        kinds = {(u.start, u.end): u.kind for u in units} or {span: "other" for span in spans}
+        texts = {(u.start, u.end): u.text for u in units}
+        hits = self.lexicon.hits(description, spans)
+        found: dict[str, list] = {}
+        scores: dict[str, float] = {}
+        prohibitions: list[tuple[int, int, str]] = []
+        by_span: dict[tuple[int, int], list[Hit]] = {}
+        starts = [s for s, _ in spans]
+        for hit in hits:
+            span = spans[bisect_right(starts, hit.start) - 1]
+            by_span.setdefault(span, []).append(hit)
+        for span, span_hits in by_span.items():
+            if any(h.polarity == "prohibited" and h.confirmed for h in span_hits):
+                text = texts.get(span, " ".join(description[span[0] : span[1]].split()))
+                prohibitions.append((span[0], span[1], text))
+            if kinds.get(span) not in ASKING_KINDS:
+                continue
+            asked = [h for h in span_hits if h.polarity == "ask" and h.confirmed]
+            specific = [h for h in asked if h.info.skills]
+            for hit in specific:
+                for skill_id in hit.info.skills:
+                    self._add(found, scores, skill_id, TERM_SCORE, (hit.start, hit.end))
+            if specific:
+                # The skill a sentence names says what its generic AI terms are for.
+                continue
+            for hit in (h for h in asked if h.info.generic):
+                skills = self.lexicon.attribute(description[hit.clause[0] : hit.clause[1]])
+                score = FALLBACK_SCORE if skills == [self.lexicon.fallback] else CUE_SCORE
+                for skill_id in skills:
+                    self._add(found, scores, skill_id, score, (hit.start, hit.end))
+        self._add_model_mentions(units, by_span, found, scores)
+        mentions = {
+            skill_id: (scores[skill_id], [(s, e, None) for s, e in sorted(set(found[skill_id]))])
+            for skill_id in found
+            if scores[skill_id] >= MENTION_THRESHOLD
+        }
+        return mentions, sorted(prohibitions)
+
+    @staticmethod
+    def _add(found: dict, scores: dict, skill_id: str, score: float, span: tuple[int, int]):
+        found.setdefault(skill_id, []).append(span)
+        scores[skill_id] = max(scores.get(skill_id, 0.0), score)
+
+    def _add_model_mentions(self, units, by_span, found, scores) -> None:
+        if self.mentioned is None:
+            return
+        candidates = []
+        for unit in units:
+            if unit.kind not in ASKING_KINDS or not _mostly_latin(unit.text):
+                continue
+            hits = by_span.get((unit.start, unit.end), [])
+            # A sentence whose AI terms are all negated or prohibited asks for nothing.
+            if hits and not any(h.polarity == "ask" for h in hits):
+                continue
+            candidates.append((unit, bool(hits)))
+        if not candidates:
+            return
+        probabilities = self.mentioned.predict_proba([unit.text for unit, _ in candidates])
+        for (unit, has_hits), row in zip(candidates, probabilities, strict=True):
+            for skill_id, p in zip(self.mentioned_ids, row, strict=True):
+                p = float(p)
+                if skill_id in scores and has_hits:
+                    # The model raises the confidence of a mention the lexicon found.
+                    scores[skill_id] = max(scores[skill_id], p)
+                elif p >= self.mentioned_threshold:
+                    self._add(found, scores, skill_id, p, (unit.start, unit.end))
+
+    # Inferred -----------------------------------------------------------------------------
+
+    def inferences(self, duties: Sequence[Any]) -> dict[str, tuple[float, list]]:
+        """Return the skills the duties imply, {id: (score, [(start, end, text)])}."""
+        if self.inferred is None or not duties or not self.inferred_ids:
+            return {}
+        probabilities = self.predict_inferred([duty.text for duty in duties])
+        result = {}
+        for j, skill_id in enumerate(self.inferred_ids):
+            threshold = self.thresholds[skill_id]
+            if threshold >= NEVER:
+                continue
+            column = probabilities[:, j]
+            carrying = np.flatnonzero(column >= threshold)
+            if carrying.size:
+                spans = [(duties[i].start, duties[i].end, duties[i].text) for i in carrying]
+                result[skill_id] = (float(column.max()), spans)
+        return result
+
+    def predict_inferred(self, texts: Sequence[str]) -> np.ndarray:
+        """Return one probability per inferred skill for each duty text."""
+        return np.asarray(self.inferred.predict_proba(list(texts)))
+
+    # Description --------------------------------------------------------------------------
+
+    def describe(self) -> dict:
+        """Return the taxonomy with each skill's thresholds, as served by `GET /v1/skills`."""
+        skills = self.taxonomy.describe()
+        for skill in skills:
+            threshold = self.thresholds.get(skill["id"], NEVER)
+            skill["inferred"] = threshold < NEVER
+            skill["thresholds"] = {
+                "mentioned": MENTION_THRESHOLD,
+                "inferred": round(float(threshold), 4) if threshold < NEVER else None,
+            }
+        return {"version": self.taxonomy.version, "skills": skills}
+
+
+def _spans(description: str, units: Sequence[Any]) -> list[tuple[int, int]]:
+    """Return the units' spans and, between them, the spans of heading lines."""
+    spans: list[tuple[int, int]] = []
+    last = 0
+    for unit in sorted(units, key=lambda u: u.start):
+        spans += _lines(description, last, unit.start)
+        spans.append((unit.start, unit.end))
+        last = max(last, unit.end)
+    spans += _lines(description, last, len(description))
+    return spans
+
+
+def _lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    # Text between units is headings, markup and spacing; each line is judged on its own.
+    result = []
+    for m in re.finditer(r"[^\n\r]+", text[start:end]):
+        if m.group().strip():
+            result.append((start + m.start(), start + m.end()))
+    return result
+
+
+def _clause(breaks: list[int], start: int, end: int, length: int) -> tuple[int, int]:
+    before = [b for b in breaks if b <= start]
+    after = [b for b in breaks if b >= end]
+    return (before[-1] if before else 0, after[0] if after else length)
+
+
+def _mostly_latin(text: str) -> bool:
+    if text.isascii():
+        return any(c.isalpha() for c in text)
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(c.isascii() for c in letters) >= 0.8 * len(letters)

@@ -1,0 +1,372 @@
+"""The skills taxonomy, its lexicon and the skills component of a model."""
+
+import copy
+
+import joblib
+import numpy as np
+import pytest
+import yaml
+
+from models.scorer import Context
+from models.segment import segment
+from models.skills import (
+    REQUIRED_IDS,
+    TAXONOMY_FILE,
+    LinearModel,
+    Matcher,
+    SkillModel,
+    TaxonomyError,
+    fold,
+    load_taxonomy,
+    parse_taxonomy,
+)
+from training import data
+from training.skills import build_inferred_pipeline, load_iwa_titles
+
+# Hand-written duties, labelled with the skills whose work they are.
+TINY_DUTIES = [
+    ("Translate manuals and documents into Spanish", ["machine_translation_post_editing"]),
+    ("Translate website text from English into German", ["machine_translation_post_editing"]),
+    ("Translate product descriptions and user guides", ["machine_translation_post_editing"]),
+    ("Write blog articles and product descriptions", ["ai_assisted_writing"]),
+    ("Write and edit marketing articles for the blog", ["ai_assisted_writing"]),
+    ("Write newsletters and articles for customers", ["ai_assisted_writing"]),
+    ("Answer customer questions by chat and email", ["conversational_ai_support"]),
+    ("Respond to customer inquiries by chat", ["conversational_ai_support"]),
+    ("Answer customer complaints and inquiries by email", ["conversational_ai_support"]),
+    ("Lift boxes and load trucks in the warehouse", []),
+    ("Clean floors and restrooms in the building", []),
+    ("Repair plumbing fixtures and load trucks", []),
+]
+TINY_SKILLS = [
+    "machine_translation_post_editing",
+    "ai_assisted_writing",
+    "conversational_ai_support",
+]
+
+
+@pytest.fixture(scope="module")
+def taxonomy():
+    return load_taxonomy()
+
+
+@pytest.fixture(scope="module")
+def lexicon(taxonomy) -> SkillModel:
+    """A skills component with the lexicon only."""
+    return SkillModel(taxonomy)
+
+
+@pytest.fixture(scope="module")
+def pipeline(taxonomy):
+    texts = [text for text, _ in TINY_DUTIES]
+    labels = np.array([[int(s in skills) for s in TINY_SKILLS] for _, skills in TINY_DUTIES])
+    return build_inferred_pipeline(taxonomy.glossary).fit(texts, labels)
+
+
+@pytest.fixture(scope="module")
+def tiny(taxonomy, pipeline) -> SkillModel:
+    """A skills component with an inferred-skill model fitted on TINY_DUTIES."""
+    return SkillModel(
+        taxonomy,
+        inferred=LinearModel(pipeline),
+        inferred_ids=TINY_SKILLS,
+        thresholds=dict.fromkeys(TINY_SKILLS, 0.5),
+    )
+
+
+def mentioned(model: SkillModel, text: str) -> set[str]:
+    return set(model.mentions(text, segment(text))[0])
+
+
+def prohibited(model: SkillModel, text: str) -> bool:
+    return bool(model.mentions(text, segment(text))[1])
+
+
+def context(description: str, title: str = "Job", language: str = "en") -> Context:
+    units = segment(description)
+    duties = [unit for unit in units if unit.kind == "duty"]
+    return Context(title, description, units, duties, np.zeros((len(duties), 3)), language)
+
+
+# --- The taxonomy -----------------------------------------------------------------------------
+
+
+def test_the_taxonomy_has_every_required_skill_named_in_three_languages(taxonomy):
+    assert set(REQUIRED_IDS) <= set(taxonomy.ids)
+    for skill in taxonomy.skills:
+        assert all(skill.name[language] for language in ("en", "ja", "fa"))
+        assert all(skill.terms[language] for language in ("en", "ja", "fa"))
+        assert skill.description and skill.iwas
+
+
+def test_the_taxonomy_names_only_real_iwas():
+    try:
+        root = data.data_dir()
+    except data.DataError as error:
+        pytest.skip(f"public data not available: {error}")
+    titles = load_iwa_titles(root)
+    taxonomy = load_taxonomy(TAXONOMY_FILE, titles)
+    assert taxonomy.iwa_titles["4.A.4.a.1.I03"].startswith("Interpret language")
+
+
+def _document() -> dict:
+    return yaml.safe_load(TAXONOMY_FILE.read_text(encoding="utf-8"))
+
+
+def _duplicate_id(document):
+    document["skills"].append(copy.deepcopy(document["skills"][1]))
+
+
+def _empty_name(document):
+    document["skills"][0]["name"]["ja"] = " "
+
+
+def _unknown_iwa(document):
+    document["skills"][0]["iwas"].append("4.A.9.z.9.I99")
+
+
+def _malformed_iwa(document):
+    document["skills"][0]["iwas"] = ["Write stuff"]
+
+
+def _missing_required(document):
+    document["skills"] = [s for s in document["skills"] if s["id"] != "ai_marketing_seo"]
+
+
+def _unknown_ambiguous(document):
+    document["skills"][0]["ambiguous"] = ["Clippy"]
+
+
+def _unquoted_no(document):
+    document["policy"]["before"]["en"] = [False, "without"]
+
+
+def _term_twice(document):
+    document["skills"][0]["terms"]["en"] += ["Prompt Engineering"]
+
+
+def _unknown_fallback(document):
+    document["generic"]["fallback"] = "ai_everything"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_duplicate_id, "skill 'ai_assisted_writing' (entry 18): duplicate id"),
+        (_empty_name, "skill 'prompt_engineering': name.ja is empty"),
+        (_unknown_iwa, "skill 'prompt_engineering': unknown IWA id '4.A.9.z.9.I99'"),
+        (_malformed_iwa, "skill 'prompt_engineering': IWA id 'Write stuff' is malformed"),
+        (_missing_required, "skill 'ai_marketing_seo': required id is missing"),
+        (_unknown_ambiguous, "ambiguous term 'Clippy' is not one of its terms"),
+        (_unquoted_no, "policy.before.en must be a list of non-empty strings"),
+        (_term_twice, "skill 'prompt_engineering': terms.en lists"),
+        (_unknown_fallback, "generic.fallback: 'ai_everything' is not a skill id"),
+    ],
+)
+def test_a_bad_taxonomy_is_refused_naming_the_entry(change, message):
+    document = _document()
+    change(document)
+    titles = {iwa: "title" for s in _document()["skills"] for iwa in s["iwas"]}
+    with pytest.raises(TaxonomyError) as error:
+        parse_taxonomy(document, titles)
+    assert message in str(error.value)
+
+
+def test_the_unchanged_document_is_valid_with_the_same_iwa_titles():
+    titles = {iwa: "title" for s in _document()["skills"] for iwa in s["iwas"]}
+    assert parse_taxonomy(_document(), titles).iwa_titles
+
+
+def test_a_missing_file_is_a_taxonomy_error(tmp_path):
+    with pytest.raises(TaxonomyError, match="no skills file"):
+        load_taxonomy(tmp_path / "skills.yaml")
+
+
+# --- Matching ---------------------------------------------------------------------------------
+
+
+def test_folding_keeps_every_offset():
+    text = "ＡＩツールとChatGPT‐4、چت‌جی‌پی‌تی and İstanbul"
+    folded = fold(text)
+    assert len(folded) == len(text)
+    assert folded.startswith("aiツール") and "\u200c" not in folded
+
+
+@pytest.mark.parametrize(
+    ("terms", "text", "found"),
+    [
+        (["Claude"], "Ask Claude; not Claudette or McClaude.", ["Claude"]),
+        (["AI"], "生成AIを使う AI-first, not MAIL, Thai, said or ai.", ["AI", "AI"]),
+        (["AI"], "ＡＩツール", ["ＡＩ"]),
+        (
+            ["fine-tuning"],
+            "fine tuning, finetuning and Fine-Tuning",
+            ["fine tuning", "finetuning", "Fine-Tuning"],
+        ),
+        (["chatbot"], "two chatbots", ["chatbots"]),
+        (["AI", "AI tools"], "AI tools", ["AI tools"]),
+        (["プロンプト"], "プロンプト作成", ["プロンプト"]),
+        (["ترجمه"], "ترجمه متن، نه مترجم", ["ترجمه"]),
+        (["هوش مصنوعی"], "با هوش‌مصنوعی", ["هوش‌مصنوعی"]),
+    ],
+)
+def test_terms_match_whole_latin_words_and_japanese_and_persian_substrings(terms, text, found):
+    assert [text[m.start : m.end] for m in Matcher(terms).find(text)] == found
+
+
+# --- Mentioned skills and prohibitions --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "skills"),
+    [
+        ("Experience with ChatGPT prompt writing is a must.", {"prompt_engineering"}),
+        ("Midjourneyで画像生成をお願いします。", {"generative_image_design"}),
+        ("RLHF annotation of model answers.", {"data_annotation_ai_training"}),
+        ("Use ChatGPT to write blog posts.", {"ai_assisted_writing"}),
+        ("生成AIを活用してブログ記事を執筆していただきます。", {"ai_assisted_writing"}),
+        ("آشنایی با چت‌جی‌پی‌تی برای تولید محتوا", {"ai_assisted_writing"}),
+        ("Experience with ChatGPT.", {"generative_ai_tools"}),
+        ("Use Claude and Gemini for drafting memos.", {"ai_assisted_writing"}),
+        ("Please contact Claude Martin at the front desk.", set()),
+        ("Our office is in Gemini Tower.", set()),
+        ("Please be prompt with your replies.", set()),
+        ("Co-pilot wanted for charter flights.", set()),
+        ("We are an AI startup building chatbots for banks.", set()),
+        ("Benefits: a paid ChatGPT Plus subscription.", set()),
+    ],
+)
+def test_a_skill_is_mentioned_only_when_a_sentence_asks_for_it(lexicon, text, skills):
+    assert mentioned(lexicon, text) == skills
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No AI-generated content.",
+        "AI tools are not allowed.",
+        "AI-written submissions will be rejected.",
+        "Translate without machine translation tools like DeepL.",
+        "AI使用不可。",
+        "生成AIの使用は禁止です。",
+        "ChatGPT等のAIツールの利用はご遠慮ください。",
+        "استفاده از هوش مصنوعی ممنوع است.",
+        "مقاله باید بدون هوش مصنوعی نوشته شود.",
+    ],
+)
+def test_a_prohibition_is_reported_and_asks_for_nothing(lexicon, text):
+    assert prohibited(lexicon, text)
+    assert mentioned(lexicon, text) == set()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["No AI experience required.", "AIの知識は不要です。", "آشنایی با هوش مصنوعی لازم نیست."],
+)
+def test_a_negation_asks_for_nothing_and_prohibits_nothing(lexicon, text):
+    assert not prohibited(lexicon, text)
+    assert mentioned(lexicon, text) == set()
+
+
+def test_an_ask_and_a_prohibition_in_one_sentence_are_told_apart(lexicon):
+    text = "Use Midjourney for mood boards, but AI-generated final artwork is not allowed."
+    assert mentioned(lexicon, text) == {"generative_image_design"}
+    assert prohibited(lexicon, text)
+
+
+def test_essential_is_not_read_as_not_allowed(lexicon):
+    assert not prohibited(lexicon, "AIの知識が必要不可欠です。")
+
+
+# --- The result -------------------------------------------------------------------------------
+
+
+def test_evidence_offsets_point_into_the_description_even_in_html(tiny):
+    description = (
+        "<h3>Tasks</h3><ul><li>Translate manuals into Spanish with <b>DeepL</b></li>"
+        "<li>No AI-generated images, please.</li></ul>"
+    )
+    result = {}
+    tiny.enrich(context(description), result)
+    evidence = [e for skill in result["skills"] for e in skill["evidence"]]
+    assert evidence and result["ai_policy"]["prohibited"]
+    for item in evidence:
+        source = description[item["start"] : item["end"]]
+        assert item["text"] == source or item["text"] in " ".join(source.split())
+    (span,) = result["ai_policy"]["evidence"]
+    assert description[span["start"] : span["end"]].startswith("No AI-generated images")
+
+
+def test_enrich_gives_mentioned_and_inferred_skills_sorted_by_score(tiny):
+    description = (
+        "- Translate manuals and documents into Spanish\n- Write blog articles with ChatGPT"
+    )
+    result = {}
+    tiny.enrich(context(description), result)
+    by_id = {skill["id"]: skill for skill in result["skills"]}
+    assert by_id["ai_assisted_writing"]["source"] == "mentioned"
+    translation = by_id["machine_translation_post_editing"]
+    assert translation["source"] == "inferred"
+    (duty,) = translation["evidence"]
+    assert description[duty["start"] : duty["end"]] == duty["text"]
+    assert duty["text"] == "Translate manuals and documents into Spanish"
+    scores = [skill["score"] for skill in result["skills"]]
+    assert scores == sorted(scores, reverse=True)
+    assert result["ai_policy"] == {"prohibited": False, "evidence": []}
+
+
+def test_a_japanese_duty_is_inferred_through_the_glossary(tiny):
+    result = {}
+    tiny.enrich(context("マニュアルの翻訳をお願いします。", language="ja"), result)
+    (skill,) = result["skills"]
+    assert skill["id"] == "machine_translation_post_editing"
+    assert skill["name"] == "機械翻訳のポストエディット"
+
+
+def test_a_skill_whose_threshold_is_one_is_never_inferred(taxonomy, pipeline):
+    never = SkillModel(
+        taxonomy,
+        inferred=LinearModel(pipeline),
+        inferred_ids=TINY_SKILLS,
+        thresholds={**dict.fromkeys(TINY_SKILLS, 0.0), "ai_assisted_writing": 1.0},
+    )
+    result = {}
+    never.enrich(context("Write blog articles and product descriptions"), result)
+    assert "ai_assisted_writing" not in {skill["id"] for skill in result["skills"]}
+    assert never.describe()["skills"][1]["thresholds"]["inferred"] is None
+
+
+def test_the_serving_model_gives_the_pipeline_probabilities(pipeline):
+    # Repeated words next to single ones tell sublinear from raw term frequencies.
+    texts = [*(t for t, _ in TINY_DUTIES), "", "翻訳 記事", "translate translate customer articles"]
+    assert np.allclose(LinearModel(pipeline).predict_proba(texts), pipeline.predict_proba(texts))
+
+
+def test_the_component_survives_a_joblib_round_trip(tiny, tmp_path):
+    joblib.dump(tiny, tmp_path / "skills.joblib")
+    loaded = joblib.load(tmp_path / "skills.joblib")
+    description = "- Translate manuals into Spanish\n- Use Midjourney for covers\n- AI使用不可"
+    first, second = {}, {}
+    tiny.enrich(context(description), first)
+    loaded.enrich(context(description), second)
+    assert first == second and first["skills"]
+
+
+def test_every_id_the_component_can_return_is_in_its_taxonomy(tiny, taxonomy):
+    ids = set(taxonomy.ids)
+    lexicon = tiny.lexicon
+    named = {skill for info in lexicon.infos.values() for skill in info.skills}
+    assert named | set(lexicon.cues) | {lexicon.fallback} | set(tiny.inferred_ids) <= ids
+    assert [skill["id"] for skill in tiny.describe()["skills"]] == list(taxonomy.ids)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"inferred_ids": ["ai_everything"], "thresholds": {"ai_everything": 0.5}}, "not in"),
+        ({"inferred_ids": ["ai_assisted_writing"], "thresholds": {}}, "without a threshold"),
+    ],
+)
+def test_a_component_refuses_ids_its_taxonomy_lacks(taxonomy, arguments, message):
+    with pytest.raises(TaxonomyError, match=message):
+        SkillModel(taxonomy, **arguments)
