@@ -10,9 +10,12 @@ from api import (
     errors,
     feedback,
     health,
+    keys,
     model,
+    observability,
     occupations,
     page,
+    quotas,
     scoring,
     skills,
     versions,
@@ -30,6 +33,8 @@ DEFAULTS = {
     "MAX_DESCRIPTION_CHARS": 20_000,
     "MAX_BATCH": 100,
     "MAX_ID_CHARS": 128,
+    # All titles and descriptions of one batch together: bounds the time one request can take.
+    "MAX_BATCH_CHARS": 500_000,
 }
 
 
@@ -53,7 +58,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     # server with a missing or tampered model refuses to start instead of answering 500s.
     app.extensions["scorer"] = _load_scorer(app.config)
 
+    # Request ids, the access log and metrics first: they see every request, refusals too.
+    observability.init_app(app)
     errors.register(app)
+    # Keys before quotas: a request counts against the key it was identified by.
+    keys.init_app(app)
+    quotas.init_app(app)
     app.register_blueprint(scoring.bp)
     app.register_blueprint(model.bp)
     app.register_blueprint(health.bp)

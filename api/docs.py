@@ -220,7 +220,8 @@ def build_spec(openapi_version: str = OPENAPI_VERSION) -> APISpec:
         path="/page/{filename}",
         operations={
             "get": {
-                **_get("Return a file of the page", {"type": "string"}, "*/*", errors=(404,)),
+                # Any value: the files are JavaScript, CSS and a JSON array of examples.
+                **_get("Return a file of the page", {}, "*/*", errors=(404,)),
                 "parameters": [
                     {
                         "name": "filename",

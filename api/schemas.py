@@ -5,7 +5,7 @@ skills, occupations or language are one new field or one new nested schema away.
 """
 
 from flask import current_app
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates
 
 from api.occupations import (
     AutomationSchema,
@@ -92,6 +92,16 @@ class BatchSchema(Schema):
         ],
         metadata={"description": "Postings to score; results come back in the same order."},
     )
+
+    @validates("postings")
+    def total_characters(self, postings: list[dict], **kwargs) -> None:
+        """Refuse a batch whose titles and descriptions are too long to score together."""
+        maximum = current_app.config["MAX_BATCH_CHARS"]
+        total = sum(len(p["title"]) + len(p["description"]) for p in postings)
+        if total > maximum:
+            raise ValidationError(
+                f"The postings hold {total} characters; at most {maximum} in one batch."
+            )
 
 
 class ProbabilitiesSchema(Schema):

@@ -92,6 +92,8 @@ APPLY_HEADINGS = (
     "hiring process", "interview process", "apply", "applying",
     "応募方法", "選考フロー", "選考プロセス", "応募手順", "選考方法",
     "نحوه ارسال درخواست", "نحوه درخواست", "ارسال رزومه",
+    # A gig's deadline, like "deadline" among the English cues: a term of the job, not a duty.
+    "納期", "زمان تحویل", "مهلت تحویل", "مهلت انجام", "مدت انجام",
 )
 # Words that may sit around a lexicon term in a heading without making it a sentence.
 HEADING_FILLERS = (
@@ -127,7 +129,12 @@ BENEFIT_CUES = (
     "insurance", "retirement", "competitive",
     "円", "時給", "月給", "年収", "報酬", "給与", "賞与", "交通費", "社会保険", "福利厚生", "支給",
     "休暇",
-    "€", "حقوق", "بیمه", "پاداش", "تومان", "ریال", "دستمزد", "مزایا",
+    "€", "حقوق", "بیمه", "پاداش", "تومان", "ریال", "دستمزد", "مزایا", "توافقی",
+)
+# Words that contain a cue without being one; Japanese and Persian cues match inside words, and
+# the longest term wins, so these hide the cue: "حقوقی" is legal (a law firm), "حقوق" is salary.
+NOT_CUES = (
+    "حقوقی",
 )
 REQUIREMENT_CUES = (
     "years of experience", "years' experience", "years experience", "year of experience",
@@ -251,7 +258,9 @@ _MARKER = re.compile(
     rf"(?P<mark>[{_HEADING_MARKS}])"
     r"|(?P<dot>●)"
     r"|(?P<bullet>[•·▪◦‣・○▶►➢➤✓✔※→\u2460-\u2473]|[-*+–](?=\s|$))"
-    r"|(?P<number>(?:\d{1,3}|[a-z])[.)](?=\s|$)|\d{1,3}[．）]"
+    r"|(?P<number>(?:\d{1,3}|[a-z])[.)](?=\s|$)|\d{1,3}[．）]|（\d{1,3}）"
+    # Persian lists number items "۱-" as often as "۱."
+    r"|[\u06f0-\u06f9\u0660-\u0669]{1,3}[-–](?=\s|$)"
     r"|\((?:\d{1,3}|[a-z]|[ivx]{1,4})\)(?=\s|$))"
     r"|(?P<hash>\#{1,6})(?=\s|$)"
     r")\s*"
@@ -383,6 +392,7 @@ _CUES = _Lexicon(
         ("apply", APPLY_CUES),
         ("company", COMPANY_CUES),
         ("duty", DUTY_CUES),
+        ("none", NOT_CUES),
     )
 )
 _OPENERS = _Lexicon(

@@ -1,6 +1,7 @@
 """Shared fixtures: a tiny model fitted once per session and saved with the real save function
 (the Flask `app` and `client` that serve it are in tests/api/conftest.py)."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -42,6 +43,15 @@ TINY_CARD = {
     "bands": {"moderate": 0.3, "high": 0.5},
     "libraries": {},
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database_url(tmp_path_factory) -> Iterator[str]:
+    """Point every app and server the tests start at a scratch database, not instance/."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('database') / 'exposure.sqlite3'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EXPOSURE_DATABASE_URL", url)
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -184,10 +184,11 @@ def test_fields_at_their_limits_are_accepted(client):
     assert client.post("/v1/score", json=posting).status_code == 200
 
 
+# A lone surrogate is not text: it is refused with 400 (tests/api/test_hostile.py).
 @pytest.mark.parametrize(
     "text",
-    ["Write articles\x00 and edit them", "\ud800 Write articles", "\u202e\ufeff Write", "<b>x</b>"],
-    ids=["nul", "lone-surrogate", "bidi-and-bom", "html"],
+    ["Write articles\x00 and edit them", "\u202e\ufeff Write", "<b>x</b>"],
+    ids=["nul", "bidi-and-bom", "html"],
 )
 def test_odd_text_is_scored(app, client, text):
     posting = {"title": text, "description": text}

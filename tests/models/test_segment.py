@@ -1,5 +1,6 @@
 """Tests for posting segmentation: units, offsets, sections and kinds."""
 
+import html
 import re
 
 import pytest
@@ -733,6 +734,27 @@ def test_plain_text_is_covered_exactly_once_outside_markers_and_headings(descrip
         offset += len(full)
 
 
+html_of_fragments = st.lists(
+    st.one_of(
+        st.text(alphabet="abcXYZ 019", min_size=1, max_size=8),
+        st.sampled_from(PLAIN_FRAGMENTS + HTML_FRAGMENTS),
+    ),
+    max_size=40,
+).map("".join)
+
+
+@PROPERTY_SETTINGS
+@given(html_of_fragments)
+@example("&#100 <b>x</b>")  # a numeric reference without ";" is still a letter
+def test_html_unit_letters_and_digits_come_from_its_span(description):
+    """In HTML too, a unit's offsets frame the source it was read from: tags and entities."""
+    for unit in segment(description):
+        span = description[unit.start : unit.end]
+        letters = "".join(c for c in unit.text if c.isalnum())
+        # Entities are decoded only in input with tags; plain text keeps "&amp;" as written.
+        assert is_subsequence(letters, span) or is_subsequence(letters, html.unescape(span))
+
+
 def test_large_input_is_segmented():
     # Timing belongs in a benchmark; this guards against anything quadratic blowing up outright.
     paragraph = (
@@ -743,3 +765,43 @@ def test_large_input_is_segmented():
     units = segment(description)
     assert len(units) == 2 * 2000
     assert units[-1].end <= len(description)
+
+
+@pytest.mark.parametrize(
+    ("description", "expected"),
+    [
+        # "حقوقی" (legal, as in a law firm) contains "حقوق" (salary) but is no pay cue.
+        (
+            "اسناد دفاتر حقوقی را جابه‌جا می‌کنیم.\nحقوق ماهانه ۲۰ میلیون تومان",
+            [
+                ("اسناد دفاتر حقوقی را جابه‌جا می‌کنیم.", "duty"),
+                ("حقوق ماهانه ۲۰ میلیون تومان", "benefit"),
+            ],
+        ),
+        (
+            "ثبت فاکتورها در نرم‌افزار.\nمبلغ ساعتی توافقی.",
+            [
+                ("ثبت فاکتورها در نرم‌افزار.", "duty"),
+                ("مبلغ ساعتی توافقی.", "benefit"),
+            ],
+        ),
+    ],
+)
+def test_persian_cues_match_the_word_they_mean(description, expected):
+    assert [(u.text, u.kind) for u in segment(description)] == expected
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        "شرح پروژه:\n۱- ترجمه ۲۰ صفحه متن\n۲- ویرایش متن\nزمان تحویل: ۵ روز",
+        "شرح پروژه:\n۱. ترجمه ۲۰ صفحه متن\n٢- ویرایش متن\nمهلت انجام: ۵ روز",
+        "【依頼内容】\n（1）翻訳２０ページ\n（2）テキストの編集\n【納期】\n5日",
+    ],
+)
+def test_numbered_items_and_deadlines_in_japanese_and_persian(description):
+    units = segment(description)
+    assert [u.kind for u in units] == ["duty", "duty", "apply"]
+    assert not any(u.text[0].isdigit() or u.text[0] in "（(" for u in units[:2])
+    for unit in units:
+        assert description[unit.start : unit.end] == unit.text
