@@ -97,7 +97,14 @@ class BatchSchema(Schema):
     def total_characters(self, postings: list[dict], **kwargs) -> None:
         """Refuse a batch whose titles and descriptions are too long to score together."""
         maximum = current_app.config["MAX_BATCH_CHARS"]
-        total = sum(len(p["title"]) + len(p["description"]) for p in postings)
+        # Postings that failed their own validation may be partial; they are reported anyway.
+        total = sum(
+            len(value)
+            for posting in postings
+            if isinstance(posting, dict)
+            for value in (posting.get("title"), posting.get("description"))
+            if isinstance(value, str)
+        )
         if total > maximum:
             raise ValidationError(
                 f"The postings hold {total} characters; at most {maximum} in one batch."
