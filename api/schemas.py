@@ -16,6 +16,7 @@ from api.occupations import (
     OccupationMatchSchema,
 )
 from api.skills import AiPolicySchema, SkillSchema
+from models.language import is_code
 
 BANDS = ("low", "moderate", "high")
 LABELS = ("E0", "E1", "E2")
@@ -50,6 +51,12 @@ def not_blank(value: str) -> None:
         raise ValidationError("Must not be empty or only whitespace.")
 
 
+def language_tag(value: str) -> None:
+    """Reject a string that is not a BCP 47 language tag."""
+    if not is_code(value):
+        raise ValidationError("Not a language tag such as 'en', 'ja' or 'fa-IR'.")
+
+
 # A string with at least one non-whitespace character, for the OpenAPI document.
 NOT_BLANK = {"minLength": 1, "pattern": r"\S"}
 
@@ -77,6 +84,16 @@ class PostingSchema(Schema):
         allow_none=True,
         validate=Limit("MAX_ID_CHARS"),
         metadata={"description": "Caller's identifier, echoed in the result."},
+    )
+    language = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=[validate.Length(max=35), language_tag],
+        metadata={
+            "description": "The posting's language as a BCP 47 tag (`en`, `ja`, `fa-IR`); "
+            "detected from the text when absent.",
+            "example": "ja",
+        },
     )
 
 
@@ -183,6 +200,21 @@ class ResultSchema(Schema):
     id = fields.String(required=True, allow_none=True)
     exposure = fields.Nested(ExposureSchema, required=True)
     duties = fields.List(fields.Nested(DutySchema), required=True)
+    language = fields.String(
+        required=True,
+        metadata={
+            "description": "ISO 639-1 code of the posting's language, as stated or detected; "
+            "`und` when the text has no letters.",
+            "example": "ja",
+        },
+    )
+    language_supported = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "True for English, Japanese and Persian. Other languages are scored "
+            "all the same, with the confidence halved."
+        },
+    )
     occupations = fields.List(fields.Nested(OccupationMatchSchema))
     lenses = fields.List(fields.Nested(LensSchema))
     needs_review = fields.Nested(NeedsReviewSchema)

@@ -408,7 +408,13 @@ class OccupationModel:
 
     def enrich(self, context: Context, result: dict) -> None:
         """Add occupations, lenses, the blended score, needs_review and automation shares."""
-        probabilities = self.coder.predict_proba([context.title], [coding_text(context)])[0]
+        coded = context.extra.get("occupation_probabilities")
+        if coded is None:
+            probabilities = self.coder.predict_proba([context.title], [coding_text(context)])[0]
+        else:
+            # A non-English posting, coded by the multilingual component's embeddings.
+            probabilities = np.array([coded.get(str(code), 0.0) for code in self.table.codes])
+            probabilities = probabilities / max(probabilities.sum(), 1e-12)
         top = np.argsort(-probabilities, kind="stable")[:TOP]
         lead = int(top[0])
         result["occupations"] = [

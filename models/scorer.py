@@ -1,6 +1,7 @@
 """Score a job posting: segment -> score units -> aggregate -> explain."""
 
 import math
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,15 @@ import numpy as np
 import sklearn
 
 from models import artifact
+from models.language import (
+    SUPPORTED,
+    UNDETERMINED,
+    UNSUPPORTED_CONFIDENCE,
+    Detection,
+    EncoderError,
+    detect,
+    normalize_code,
+)
 from models.segment import Unit, segment
 
 LABELS = ("E0", "E1", "E2")
@@ -18,6 +28,8 @@ BETA_WEIGHTS = {"E0": 0.0, "E1": 1.0, "E2": 0.5}
 # Units that tell what the work is when a posting lists no duties (a one-line gig, a title
 # and a requirements list). Benefits, company blurb, legal and apply text never do.
 FALLBACK_KINDS = ("other", "requirement")
+# Units that say what the work is, read when coding a posting to an occupation.
+CODING_KINDS = ("duty", "requirement", "other")
 # The title is scored as one more unit with this weight: it names the work, which matters most
 # for gigs and for ads whose duties are few or vague.
 TITLE_WEIGHT = 1.0
@@ -135,6 +147,13 @@ class Scorer:
             raise artifact.ArtifactError(f"model classes {classes} are not {list(LABELS)}")
         # Column order of predict_proba, mapped to E0, E1, E2.
         self._columns = [classes.index(label) for label in LABELS]
+        # Scores duties in any language but English; a model without one scores all as English.
+        self.multilingual = components.get("multilingual")
+        if self.multilingual is not None:
+            try:
+                self.multilingual.check()
+            except EncoderError as error:
+                raise artifact.ArtifactError(f"model {self.version}: {error}") from error
 
     @classmethod
     def load(cls, directory: str | Path) -> "Scorer":
@@ -142,29 +161,48 @@ class Scorer:
         components, card = artifact.load(Path(directory))
         return cls(components, card)
 
-    def predict(self, texts: Sequence[str]) -> np.ndarray:
-        """Return E0/E1/E2 probabilities, one row per text."""
+    def predict(self, texts: Sequence[str], language: str = "en") -> np.ndarray:
+        """Return E0/E1/E2 probabilities, one row per text in `language`."""
         if not texts:
             return np.zeros((0, len(LABELS)))
+        if language not in ("en", UNDETERMINED) and self.multilingual is not None:
+            return self.multilingual.predict(texts, language)
         # The texts are ours and the model's parameters were checked when it was fitted:
         # skipping scikit-learn's input and parameter checks changes no result and takes about
         # a fifth off this call.
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
             return self.model.predict_proba(list(texts))[:, self._columns]
 
-    def score(self, title: str, description: str, id: str | None = None) -> dict:
+    def score(
+        self, title: str, description: str, id: str | None = None, language: str | None = None
+    ) -> dict:
         """Score one posting."""
-        return self.score_many([{"id": id, "title": title, "description": description}])[0]
+        posting = {"id": id, "title": title, "description": description, "language": language}
+        return self.score_many([posting])[0]
 
     def score_many(self, postings: Sequence[dict]) -> list[dict]:
-        """Score postings in one model call; each has `title`, `description` and optional `id`."""
+        """Score postings in one model call per language.
+
+        Each posting has `title`, `description`, and optional `id` and `language` (a BCP 47 tag
+        the caller states; detected from the text when absent).
+        """
         plans = [self._plan(p["title"], p["description"]) for p in postings]
-        probabilities = self.predict([text for plan in plans for text in plan.texts])
-        results, offset = [], 0
-        for posting, plan in zip(postings, plans, strict=True):
-            rows = probabilities[offset : offset + len(plan.texts)]
-            offset += len(plan.texts)
-            result = self._explain(posting.get("id"), plan, rows)
+        languages = [self._language(p) for p in postings]
+        batches: dict[str, list[int]] = defaultdict(list)
+        for index, found in enumerate(languages):
+            batches[found.code].append(index)
+        probabilities: list[np.ndarray] = [np.zeros((0, len(LABELS)))] * len(plans)
+        for code, indices in batches.items():
+            rows = self.predict([text for i in indices for text in plans[i].texts], code)
+            offset = 0
+            for i in indices:
+                probabilities[i] = rows[offset : offset + len(plans[i].texts)]
+                offset += len(plans[i].texts)
+        results = []
+        for posting, plan, found, rows in zip(
+            postings, plans, languages, probabilities, strict=True
+        ):
+            result = self._explain(posting.get("id"), plan, rows, found)
             if self.enrichers:
                 context = Context(
                     title=posting["title"],
@@ -174,11 +212,37 @@ class Scorer:
                     duty_probabilities=rows[: len(plan.duties)]
                     if plan.basis == "duties"
                     else np.zeros((0, len(LABELS))),
+                    language=found.code,
                 )
+                if self._codes_across_languages(found):
+                    # The occupations coder reads English; other languages are coded by embedding.
+                    context.extra["occupation_probabilities"] = (
+                        self.multilingual.occupation_probabilities(
+                            posting["title"],
+                            [unit.text for unit in plan.units if unit.kind in CODING_KINDS],
+                            found.code,
+                        )
+                    )
                 for enricher in self.enrichers:
                     enricher.enrich(context, result)
             results.append(result)
         return results
+
+    def _codes_across_languages(self, found: Detection) -> bool:
+        return (
+            found.code not in ("en", UNDETERMINED)
+            and self.multilingual is not None
+            and self.multilingual.occupations is not None
+        )
+
+    @staticmethod
+    def _language(posting: dict) -> Detection:
+        """Return the language the caller stated, else the one detected in the posting."""
+        stated = posting.get("language")
+        if stated:
+            code = normalize_code(stated)
+            return Detection(code, code in SUPPORTED)
+        return detect(f"{posting['title']}\n{posting['description']}")
 
     def _plan(self, title: str, description: str) -> _Plan:
         units = segment(description)
@@ -198,8 +262,14 @@ class Scorer:
             weights.append(TITLE_WEIGHT)
         return _Plan(units=units, duties=duties, texts=texts, weights=weights, basis=basis)
 
-    def _explain(self, posting_id: str | None, plan: _Plan, rows: np.ndarray) -> dict:
+    def _explain(
+        self, posting_id: str | None, plan: _Plan, rows: np.ndarray, language: Detection
+    ) -> dict:
         exposure = aggregate(rows, np.asarray(plan.weights))
+        confidence = exposure.confidence
+        if not language.supported:
+            # Scored all the same, but no evaluation or heading lexicon stands behind it.
+            confidence = round(confidence * UNSUPPORTED_CONFIDENCE, 4)
         duties = []
         if plan.basis == "duties":
             for unit, row in zip(plan.duties, rows, strict=False):
@@ -222,9 +292,11 @@ class Scorer:
                 "alpha": exposure.alpha,
                 "beta": exposure.beta,
                 "gamma": exposure.gamma,
-                "confidence": exposure.confidence,
+                "confidence": confidence,
                 "basis": plan.basis,
             },
             "duties": duties,
+            "language": language.code,
+            "language_supported": language.supported,
             "model": {"version": self.version, "sha256": self.sha256[:12]},
         }

