@@ -25,8 +25,9 @@ test-fast: install  ## skip the tests that train on real data or start servers
 train: install  ## retrain on ../shared/data (or $$EXPOSURE_DATA_DIR) and make it the default
 	$(BIN)/python -m training.train --set-default
 
-bench: install  ## measure scoring throughput in-process and over HTTP
+bench: install  ## measure scoring throughput in-process, over HTTP, and of files and Spark
 	$(BIN)/python -m training.bench
+	$(BIN)/python -m training.bench_batch
 
 migrate: install  ## bring the database ($$EXPOSURE_DATABASE_URL, else instance/) to the latest schema
 	$(BIN)/alembic upgrade head
