@@ -291,8 +291,9 @@ class Review:
             reasons.append(
                 {
                     "code": "language_not_english",
-                    "detail": f"The posting's language is {language!r}; occupations are coded "
-                    "from English O*NET titles and tasks.",
+                    "detail": f"The posting's language is {language!r}; its occupations are "
+                    "coded by matching it across languages with English O*NET titles and tasks, "
+                    "which is less accurate than coding English.",
                 }
             )
         if probability < self.min_probability:
