@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, inspect, make_url, select, text
 from api import database
 from api.feedback import feedback
 from tests.api import retraining_app
+from tests.server import GunicornServer
 from training import export_feedback, userdata
 
 POSTGRES_VARIABLE = "EXPOSURE_TEST_POSTGRES_URL"
@@ -324,26 +325,18 @@ def post(base: str, body: dict) -> tuple[int, dict]:
 
 @pytest.mark.slow
 def test_accepted_feedback_survives_kill_9_of_the_server(tiny_model_dir, database_url, tmp_path):
-    log_path = tmp_path / "gunicorn.log"
     env = {"EXPOSURE_MODEL_DIR": str(tiny_model_dir), "EXPOSURE_DATABASE_URL": database_url}
-    process = retraining_app.start(env, log_path)
-    try:
-        base = retraining_app.wait_until_ready(process, log_path)
-        status, body = post(base, {**POSTING, "beta": 0.9, "comment": "before the crash"})
+    gunicorn = GunicornServer(retraining_app.TARGET, tmp_path / "gunicorn.log", env=env)
+    with gunicorn:
+        status, body = post(gunicorn.url, {**POSTING, "beta": 0.9, "comment": "before the crash"})
         assert status == 201
         # No graceful anything: SIGKILL the master and every worker the moment the 201 is read.
-        retraining_app.kill(process)
-        assert process.returncode == -9
-    finally:
-        retraining_app.stop(process)
-    since = len(log_path.read_text(errors="replace"))
-    process = retraining_app.start(env, log_path)
-    try:
-        base = retraining_app.wait_until_ready(process, log_path, since)
-        status, after = post(base, {"id": "after", "band": "low"})
+        gunicorn.kill()
+        assert gunicorn.process.returncode == -9
+    # Started again on the same database.
+    with gunicorn:
+        status, after = post(gunicorn.url, {"id": "after", "band": "low"})
         assert status == 201
-    finally:
-        retraining_app.stop(process)
     rows = stored(database_url)
     assert [row["id"] for row in rows] == [body["id"], after["id"]]
     assert rows[0]["comment"] == "before the crash" and rows[0]["beta"] == 0.9

@@ -9,33 +9,25 @@ with its zero-width non-joiner) is scored, with offsets into the text as sent.
 
 import http.client
 import json
-import os
-import re
-import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.server import GunicornServer
+
 PROBLEM_JSON = "application/problem+json"
-ROOT = Path(__file__).resolve().parents[2]
 MAX_BODY = 2 * 1024 * 1024
 MAX_TITLE = 300
 MAX_DESCRIPTION = 20_000
 MAX_ID = 128
 POSTING = {"title": "Content writer", "description": "Write articles for our blog"}
 # Bounds, not timings: a healthy server answers each of these in well under a second.
-START_TIMEOUT = 60
-STOP_TIMEOUT = 30
 REQUEST_TIMEOUT = 60
 BODY_TIMEOUT = 1.0
-LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
@@ -247,58 +239,16 @@ def test_a_batch_too_costly_to_score_is_refused_before_scoring(
 def server(tiny_model_dir, tmp_path_factory) -> Iterator[tuple[str, int]]:
     """Run gunicorn.conf.py with every extension on a free loopback port; return its address."""
     directory = tmp_path_factory.mktemp("hostile-gunicorn")
-    log_path = directory / "gunicorn.log"
     env = {
-        **os.environ,
         "EXPOSURE_MODEL_DIR": str(tiny_model_dir),
         "EXPOSURE_DATABASE_URL": f"sqlite:///{directory / 'exposure.sqlite3'}",
         "EXPOSURE_BODY_TIMEOUT": str(BODY_TIMEOUT),
         "EXPOSURE_DEFAULT_QUOTA": "100000/minute",
         "PROMETHEUS_MULTIPROC_DIR": str(directory / "metrics"),
-        "WEB_CONCURRENCY": "2",
     }
-    env.pop("GUNICORN_CMD_ARGS", None)
-    command = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [*command, "--bind", "127.0.0.1:0", "tests.api.wsgi:create_app()"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield wait_until_ready(process, log_path)
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=STOP_TIMEOUT)
-
-
-def wait_until_ready(process: subprocess.Popen, log_path: Path) -> tuple[str, int]:
-    """Return gunicorn's address once /readyz answers 200; fail after START_TIMEOUT."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        log = log_path.read_text(errors="replace")
-        if process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {process.returncode}:\n{log}")
-        match = LISTENING.search(log)
-        if match:
-            try:
-                url = f"http://127.0.0.1:{match[1]}/readyz"
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    if response.status == 200:
-                        return "127.0.0.1", int(match[1])
-            except OSError:
-                pass
-        time.sleep(0.1)
-    pytest.fail(f"gunicorn was not ready within {START_TIMEOUT} s:\n{log_path.read_text()}")
+    app = "tests.api.wsgi:create_app()"
+    with GunicornServer(app, directory / "gunicorn.log", env=env) as gunicorn:
+        yield gunicorn.address
 
 
 def exchange(address, head: bytes, parts=(), pause: float = 0.0) -> tuple[int, str, bytes, float]:

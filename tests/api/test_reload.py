@@ -11,6 +11,7 @@ import pytest
 
 from models import artifact, registry
 from tests.api import retraining_app
+from tests.server import GunicornServer
 
 pytestmark = pytest.mark.slow
 
@@ -98,16 +99,11 @@ def test_promoting_a_version_switches_the_running_server_without_failures(tiny_m
     models_dir = tmp_path / "models"
     save_versions(tiny_model_dir, models_dir, ["v1", "v2"])
     registry.set_default("v1", models_dir)
-    log_path = tmp_path / "gunicorn.log"
-    process = retraining_app.start(
-        {"EXPOSURE_MODEL_DIR": str(models_dir / "v1"), "EXPOSURE_MODELS_DIR": str(models_dir)},
-        log_path,
-    )
-    try:
-        base = retraining_app.wait_until_ready(process, log_path)
-        with Load(base) as load:
+    env = {"EXPOSURE_MODEL_DIR": str(models_dir / "v1"), "EXPOSURE_MODELS_DIR": str(models_dir)}
+    with GunicornServer(retraining_app.TARGET, tmp_path / "gunicorn.log", env=env) as gunicorn:
+        with Load(gunicorn.url) as load:
             assert load.wait(lambda seen: len(seen) >= BEFORE_SWITCH, SWITCH_TIMEOUT), (
-                load.failures or log_path.read_text()
+                load.failures or gunicorn.output
             )
             switched_at = load.count()
             registry.set_default("v2", models_dir)
@@ -119,14 +115,12 @@ def test_promoting_a_version_switches_the_running_server_without_failures(tiny_m
             )
         versions, failures = load.versions, load.failures
         assert failures == []
-        assert settled, f"still answering {versions[-SETTLED:]}\n{log_path.read_text()}"
+        assert settled, f"still answering {versions[-SETTLED:]}\n{gunicorn.output}"
         assert set(versions) == {"v1", "v2"}
         assert versions[:BEFORE_SWITCH] == ["v1"] * BEFORE_SWITCH
         # Answered while the switch happened, not only before and after it.
         assert len(versions) > switched_at + SETTLED
-        with urllib.request.urlopen(f"{base}/v1/models", timeout=30) as response:
+        with urllib.request.urlopen(f"{gunicorn.url}/v1/models", timeout=30) as response:
             listing = json.load(response)
         assert listing["default"] == "v2"
-    finally:
-        retraining_app.stop(process)
-    assert process.returncode == 0
+    assert gunicorn.process.returncode == 0
