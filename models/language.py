@@ -133,9 +133,13 @@ def normalize_code(code: str) -> str:
     return {"jpn": "ja", "fas": "fa", "per": "fa", "pes": "fa", "eng": "en"}.get(primary, primary)
 
 
+# A language tag as callers send them: BCP 47's shape ("ja", "fa-IR", "zh-Hant-TW"), "_" allowed.
+LANGUAGE_TAG = r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$"
+
+
 def is_code(code: str) -> bool:
     """Tell whether a caller's tag looks like a BCP 47 language tag ("ja", "fa-IR", "en-US")."""
-    return re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*", code.strip()) is not None
+    return re.fullmatch(LANGUAGE_TAG[1:-1], code) is not None
 
 
 def detect(text: str) -> Detection:
