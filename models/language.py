@@ -13,7 +13,10 @@ import hashlib
 import re
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -42,6 +45,7 @@ _SCRIPTS = (
     ("latin", "A-Za-z\u00c0-\u024f"),
 )
 _SCRIPT = {name: re.compile(f"[{chars}]") for name, chars in _SCRIPTS}
+_OTHER_SCRIPTS = tuple(name for name in _SCRIPT if name != "latin")
 _SCRIPT_LANGUAGE = {
     "hangul": "ko",
     "cyrillic": "ru",
@@ -108,14 +112,15 @@ _WORD_LANGUAGES: dict[str, tuple[str, ...]] = {}
 for _code, _words in _FUNCTION_WORDS.items():
     for _word in set(_words):
         _WORD_LANGUAGES[_word] = (*_WORD_LANGUAGES.get(_word, ()), _code)
-# Letters that mark a Latin-script language on their own.
+# Letters that mark a Latin-script language on their own, each with strings of which every match
+# holds one: their count bounds the votes the marks can add.
 _LATIN_MARKS = (
-    ("es", re.compile("[ñ¿¡]|ción|ciones")),
-    ("de", re.compile("[ßäöü]")),
-    ("fr", re.compile("[èêëœ]|\\b(?:d|l|qu)'")),
-    ("pt", re.compile("[ãõ]|ção|ções")),
-    ("it", re.compile("zione|zioni")),
-    ("tr", re.compile("[ğışİ]")),
+    ("es", re.compile("[ñ¿¡]|ción|ciones"), ("ñ", "¿", "¡", "ción", "ciones")),
+    ("de", re.compile("[ßäöü]"), ("ß", "ä", "ö", "ü")),
+    ("fr", re.compile("[èêëœ]|\\b(?:d|l|qu)'"), ("è", "ê", "ë", "œ", "'")),
+    ("pt", re.compile("[ãõ]|ção|ções"), ("ã", "õ", "ção", "ções")),
+    ("it", re.compile("zione|zioni"), ("zione", "zioni")),
+    ("tr", re.compile("[ğışİ]"), ("ğ", "ı", "ş", "İ")),
 )
 
 
@@ -144,8 +149,20 @@ def is_code(code: str) -> bool:
 
 def detect(text: str) -> Detection:
     """Detect the language of a posting (title and description joined) from scripts and words."""
-    text = unicodedata.normalize("NFKC", text)
-    counts = {name: len(pattern.findall(text)) for name, pattern in _SCRIPT.items()}
+    # Most postings are in Latin script alone (often plain ASCII, its own NFKC form, with no
+    # letter of another script): the answer then needs no shares, only whether there is a Latin
+    # letter at all.
+    others = []
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+        others = [name for name in _OTHER_SCRIPTS if _SCRIPT[name].search(text)]
+    if not others:
+        if _SCRIPT["latin"].search(text) is None:
+            return Detection(UNDETERMINED, False)
+        return _detection(_latin(text))
+    counts = dict.fromkeys(_SCRIPT, 0)
+    for name in (*others, "latin"):
+        counts[name] = len(_SCRIPT[name].findall(text))
     letters = sum(counts.values())
     if letters == 0:
         return Detection(UNDETERMINED, False)
@@ -204,11 +221,18 @@ def _arabic_script(text: str) -> str:
 def _latin(text: str) -> str:
     lowered = text.lower()
     votes = dict.fromkeys(_FUNCTION_WORDS, 0.0)
-    for word in _LATIN_WORD.findall(lowered):
+    # Each distinct word once: votes are whole numbers, so adding a word's count at once is exact.
+    for word, count in Counter(_LATIN_WORD.findall(lowered)).items():
         for code in _WORD_LANGUAGES.get(word, ()):
-            votes[code] += 1.0
-    for code, pattern in _LATIN_MARKS:
-        votes[code] += 1.5 * len(pattern.findall(lowered))
+            votes[code] += count
+    # Marks add votes to other languages only: they are counted when, at most, they could
+    # outvote English (rarely, in English text).
+    if any(
+        votes[code] + 1.5 * sum(map(lowered.count, signs)) > votes["en"]
+        for code, _, signs in _LATIN_MARKS
+    ):
+        for code, pattern, _ in _LATIN_MARKS:
+            votes[code] += 1.5 * len(pattern.findall(lowered))
     best = max(votes, key=lambda code: (votes[code], code == "en"))
     return best if votes[best] > votes["en"] else "en"
 
@@ -242,7 +266,7 @@ class EncoderSpec:
         """Return the weights file if the installed package is the pinned one, else raise."""
         try:
             installed = metadata.version(self.package)
-            path = Path(metadata.distribution(self.package).locate_file(self.weights))
+            path = self.path()
         except metadata.PackageNotFoundError as error:
             raise EncoderError(
                 f"encoder {self.name} needs {self.package}=={self.version}, which is not "
@@ -262,6 +286,61 @@ class EncoderSpec:
                 f"was trained on {self.sha256[:12]}...; refusing to mix encoders"
             )
         return path
+
+    def path(self) -> Path:
+        """Return where the installed package keeps the weights file."""
+        return Path(metadata.distribution(self.package).locate_file(self.weights))
+
+
+def card_encoders(card: dict) -> list[EncoderSpec]:
+    """Return the encoders a model card describes (`describe()` of the component), if any."""
+    languages = card.get("languages")
+    encoders = languages.get("encoders") if isinstance(languages, dict) else None
+    found = []
+    for described in encoders.values() if isinstance(encoders, dict) else ():
+        if isinstance(described, dict) and all(
+            isinstance(described.get(name), str) for name in ("name", "package", "weights")
+        ):
+            found.append(
+                EncoderSpec(**{name: described.get(name) for name in EncoderSpec.__slots__})
+            )
+    return found
+
+
+@contextmanager
+def hashing_ahead(specs: Sequence[EncoderSpec]) -> Iterator[None]:
+    """Hash the encoders' weights files in a thread while the block runs (the model loading).
+
+    Hashing releases the interpreter lock, so it costs the block no time. Inside the block, the
+    first `EncoderSpec.check()` of each file takes its digest from that thread, as long as the file
+    is still the one that was hashed (same inode, size, modification and change times); every
+    other check hashes the file itself. The thread has ended when the block does, so a server
+    that forks its workers next forks no thread.
+    """
+    digests: dict[tuple, str] = {}
+    paths = []
+    for spec in specs:
+        try:
+            paths.append(spec.path())
+        except (metadata.PackageNotFoundError, TypeError, ValueError):
+            continue  # the check says what is wrong
+
+    def hash_all() -> None:
+        for path in paths:
+            try:
+                identity = _identity(path)
+                digests[identity] = _sha256(path)
+            except OSError:
+                continue  # as above
+
+    thread = threading.Thread(target=hash_all, name="hash-encoder-weights", daemon=True)
+    thread.start()
+    token = _AHEAD.set((thread, digests))
+    try:
+        yield
+    finally:
+        _AHEAD.reset(token)
+        thread.join()
 
 
 # Google's USE multilingual v3 in numpy (Apache-2.0): fast, aligns Japanese with English well,
@@ -286,7 +365,34 @@ ENCODERS = {
 }
 
 
+# Inside hashing_ahead(): its thread, and the digests it computed that no check has used yet.
+_AHEAD: ContextVar[tuple[threading.Thread, dict] | None] = ContextVar("ahead", default=None)
+
+
 def _file_sha256(path: Path) -> str:
+    ahead = _AHEAD.get()
+    if ahead is not None:
+        thread, digests = ahead
+        thread.join()
+        found = digests.pop(_identity(path), None)
+        if found is not None:
+            return found
+    return _sha256(path)
+
+
+def _identity(path: Path) -> tuple:
+    status = path.stat()
+    return (
+        str(path.resolve()),
+        status.st_dev,
+        status.st_ino,
+        status.st_size,
+        status.st_mtime_ns,
+        status.st_ctime_ns,
+    )
+
+
+def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
@@ -424,8 +530,8 @@ class CrossLingualExposure:
         rows = []
         for name in self.route(language):
             embedded = self.encoder(name).encode([title, *units])
-            vector = embedded[0] + (embedded[1:].mean(axis=0) if units else 0.0)
-            rows.append(self.occupations.probabilities(name, vector))
+            vector = self.occupations.posting(name, language, embedded)
+            rows.append(self.occupations.probabilities(name, vector, language))
         probabilities = np.mean(rows, axis=0)
         return dict(zip(self.occupations.codes.tolist(), probabilities.tolist(), strict=True))
 
@@ -447,6 +553,7 @@ class CrossLingualExposure:
                 "centred": sorted(
                     name for name, mean in self.occupations.means.items() if mean is not None
                 ),
+                "shifted": sorted(self.occupations.shifts),
             }
         return described
 
@@ -457,23 +564,64 @@ class OccupationCentroids:
 
     codes: np.ndarray  # (occupations,) O*NET-SOC codes
     centroids: dict[str, np.ndarray]  # encoder -> (occupations, dimensions), unit rows, float16
-    temperatures: dict[str, float]  # encoder -> softmax temperature, fitted on held-out titles
+    # Softmax temperatures: "e5" is an encoder's own, fitted on held-out English titles; "e5:fa"
+    # is the one for postings in a language, fitted on postings written in it. A posting sits
+    # further from the English centroids than an English title does, and less far in one
+    # language than another, so one temperature per encoder leaves these codings too flat.
+    temperatures: dict[str, float]
     # encoder -> the mean taken off every vector before comparing, or None. e5 puts all texts in
     # a narrow cone, where centring separates occupations; training chooses per encoder.
     means: dict[str, np.ndarray | None] = field(default_factory=dict)
+    # "encoder:language" -> what is taken off each embedded text in that language before it is
+    # compared: a share of the offset between the language's texts and the English ones. An
+    # encoder puts every text of one language on the same side of its English translation;
+    # taking that off brings postings nearer their occupations. Other languages have none.
+    shifts: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def probabilities(self, name: str, vector: np.ndarray) -> np.ndarray:
+    def __setstate__(self, state: dict) -> None:
+        # Artifacts saved before the language shifts existed have none.
+        state.setdefault("shifts", {})
+        vars(self).update(state)
+
+    def posting(self, name: str, language: str | None, embedded: np.ndarray) -> np.ndarray:
+        """Return a posting's vector from an encoder's rows for its title and then its work
+        lines, each moved by the language's shift first (see `posting_vector`)."""
+        shift = self.shifts.get(f"{name}:{language}")
+        return posting_vector(embedded if shift is None else embedded - shift)
+
+    def temperature(self, name: str, language: str | None = None) -> float:
+        """Return an encoder's softmax temperature for a language, else the encoder's own."""
+        return self.temperatures.get(f"{name}:{language}", self.temperatures[name])
+
+    def probabilities(
+        self, name: str, vector: np.ndarray, language: str | None = None
+    ) -> np.ndarray:
         """Return the softmax of cosine similarities between a posting and every occupation."""
-        vector = np.asarray(vector, dtype=np.float32)
-        vector = vector / max(float(np.linalg.norm(vector)), 1e-9)
-        mean = self.means.get(name)
-        if mean is not None:
-            vector = vector - mean
-            vector = vector / max(float(np.linalg.norm(vector)), 1e-9)
-        logits = self.centroids[name].astype(np.float32) @ vector / self.temperatures[name]
+        logits = self.similarities(name, np.asarray(vector)[None, :])[0]
+        logits /= self.temperature(name, language)
         logits -= logits.max()
         weights = np.exp(logits)
         return weights / weights.sum()
+
+    def similarities(self, name: str, vectors: np.ndarray) -> np.ndarray:
+        """Return the cosines between postings (rows) and every occupation, centred if fitted so."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+        mean = self.means.get(name)
+        if mean is not None:
+            vectors = vectors - mean
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+        return vectors @ self.centroids[name].astype(np.float32).T
+
+
+def posting_vector(embedded: np.ndarray) -> np.ndarray:
+    """Return a posting's vector from the embeddings of its title and then its work lines.
+
+    The title's row plus the mean of the lines' rows: the title counts as much as all the lines
+    together. Of the lines' weights tried on the calibration postings (0 to 2), 1 coded them
+    best, or as well as any other.
+    """
+    return embedded[0] + (embedded[1:].mean(axis=0) if len(embedded) > 1 else 0.0)
 
 
 def head_probabilities(head, embeddings: np.ndarray) -> np.ndarray:

@@ -1,14 +1,20 @@
 """Score a job posting: segment -> score units -> aggregate -> explain."""
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import scipy.sparse as sp
 import sklearn
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.utils.extmath import softmax
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 from models import artifact
 from models.language import (
@@ -17,10 +23,13 @@ from models.language import (
     UNSUPPORTED_CONFIDENCE,
     Detection,
     EncoderError,
+    card_encoders,
     detect,
+    hashing_ahead,
     normalize_code,
 )
 from models.segment import Unit, segment
+from models.text import shared_tokens, terms
 
 LABELS = ("E0", "E1", "E2")
 # Weight of each label in beta (Eloundou et al. 2023): E1 counts fully, E2 half.
@@ -122,6 +131,81 @@ class Enricher(Protocol):
         """Add this component's fields to `result`, in place."""
 
 
+class LinearText:
+    """A fitted TF-IDF + multinomial logistic regression Pipeline, evaluated step by step.
+
+    The same operations on the same arrays as `Pipeline.predict_proba` (counts in column order,
+    sublinear tf, idf, scikit-learn's own row normalisation, the sparse product, softmax), so the
+    same probabilities to the last bit, without the vectorizer's and the classifier's per-call
+    checks, which take most of the time of scoring one posting's few texts. `of()` returns None
+    for any other estimator, which is then called as it is.
+    """
+
+    def __init__(self, features: TfidfVectorizer, classifier: LogisticRegression):
+        self.tokenizer = features.tokenizer
+        self.ngram_range = tuple(features.ngram_range)
+        self.sublinear_tf = bool(features.sublinear_tf)
+        self.vocabulary = features.vocabulary_
+        self.idf = features.idf_
+        self.dtype = features.dtype
+        # Row-major: scipy copies a column-major right operand (coef_.T) on every product.
+        self.coef = np.ascontiguousarray(classifier.coef_.T)
+        self.intercept = classifier.intercept_
+
+    @classmethod
+    def of(cls, model: Any) -> "LinearText | None":
+        """Return the direct evaluation of a Pipeline of this shape, else None."""
+        if not isinstance(model, Pipeline) or len(model.steps) != 2:
+            return None
+        features, classifier = (step for _, step in model.steps)
+        if type(features) is not TfidfVectorizer or type(classifier) is not LogisticRegression:
+            return None
+        supported = (
+            features.input == "content"
+            and features.analyzer == "word"
+            and callable(features.tokenizer)
+            and features.preprocessor is None
+            and not features.lowercase
+            and features.strip_accents is None
+            and features.stop_words is None
+            and not features.binary
+            and features.use_idf
+            and features.norm == "l2"
+            and features.dtype in (np.float64, np.float32)
+            and hasattr(features, "vocabulary_")
+            and len(classifier.classes_) > 2
+            and classifier.coef_.shape == (len(classifier.classes_), len(features.idf_))
+        )
+        return cls(features, classifier) if supported else None
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Return the Pipeline's predict_proba of texts."""
+        vocabulary = self.vocabulary
+        indptr, indices, counts = [0], [], []
+        for text in texts:
+            found = Counter(map(vocabulary.get, terms(text, self.tokenizer, self.ngram_range)))
+            found.pop(None, None)
+            columns = sorted(found)
+            indices += columns
+            counts += [found[column] for column in columns]
+            indptr.append(len(indices))
+        matrix = sp.csr_matrix(
+            (
+                np.array(counts, dtype=self.dtype),
+                np.array(indices, dtype=np.int32),
+                np.array(indptr, dtype=np.int32),
+            ),
+            shape=(len(texts), len(self.idf)),
+        )
+        data = matrix.data
+        if self.sublinear_tf:
+            np.log(data, data)
+            data += 1.0
+        data *= self.idf[matrix.indices]
+        inplace_csr_row_normalize_l2(matrix)
+        return softmax(matrix @ self.coef + self.intercept, copy=False)
+
+
 class Scorer:
     """A loaded model that scores postings.
 
@@ -147,6 +231,7 @@ class Scorer:
             raise artifact.ArtifactError(f"model classes {classes} are not {list(LABELS)}")
         # Column order of predict_proba, mapped to E0, E1, E2.
         self._columns = [classes.index(label) for label in LABELS]
+        self._linear = LinearText.of(model)
         # Scores duties in any language but English; a model without one scores all as English.
         self.multilingual = components.get("multilingual")
         if self.multilingual is not None:
@@ -158,8 +243,11 @@ class Scorer:
     @classmethod
     def load(cls, directory: str | Path) -> "Scorer":
         """Load a scorer from a model directory (model.joblib + card.json)."""
-        components, card = artifact.load(Path(directory))
-        return cls(components, card)
+        directory = Path(directory)
+        # The encoders the card names are hashed while the model loads, for Scorer()'s check.
+        with hashing_ahead(card_encoders(artifact.read_card(directory))):
+            components, card = artifact.load(directory)
+            return cls(components, card)
 
     def predict(self, texts: Sequence[str], language: str = "en") -> np.ndarray:
         """Return E0/E1/E2 probabilities, one row per text in `language`."""
@@ -167,6 +255,8 @@ class Scorer:
             return np.zeros((0, len(LABELS)))
         if language not in ("en", UNDETERMINED) and self.multilingual is not None:
             return self.multilingual.predict(texts, language)
+        if self._linear is not None:
+            return self._linear.predict_proba(texts)[:, self._columns]
         # The texts are ours and the model's parameters were checked when it was fitted:
         # skipping scikit-learn's input and parameter checks changes no result and takes about
         # a fifth off this call.
@@ -186,6 +276,11 @@ class Scorer:
         Each posting has `title`, `description`, and optional `id` and `language` (a BCP 47 tag
         the caller states; detected from the text when absent).
         """
+        # The models of a call tokenize the same duties and lines; each text is tokenized once.
+        with shared_tokens():
+            return self._score_many(postings)
+
+    def _score_many(self, postings: Sequence[dict]) -> list[dict]:
         plans = [self._plan(p["title"], p["description"]) for p in postings]
         languages = [self._language(p) for p in postings]
         batches: dict[str, list[int]] = defaultdict(list)

@@ -17,7 +17,6 @@ Offsets in evidence point into the description as sent, like the duties' offsets
 
 from __future__ import annotations
 
-import math
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,7 +28,7 @@ import numpy as np
 import yaml
 from scipy import sparse
 
-from models.text import tokenize
+from models.text import terms, tfidf_rows, tokenize
 
 TAXONOMY_FILE = Path(__file__).resolve().with_name("skills.yaml")
 LANGUAGES = ("en", "ja", "fa")
@@ -206,6 +205,53 @@ def _trie_pattern(terms: Iterable[tuple]) -> str:
     return pattern(trie)
 
 
+_PERSIAN_EDGE = f"(?<![{_ARABIC_LETTER}])"
+
+
+def _ascii_path(source: str) -> bool:
+    """Tell whether a Japanese or Persian pattern of Matcher could match text of ASCII alone.
+
+    Read from the source `_trie_pattern` wrote: some term of the trie must consist of ASCII
+    characters only (gaps match nothing). A source of any other shape counts as a possible match.
+    """
+    source = source.removeprefix(_PERSIAN_EDGE)
+    if not (source.startswith("(?P<t>") and source.endswith(")")):
+        return True
+    try:
+        ascii_only, end = _ascii_sequence(source, len("(?P<t>"))
+    except (IndexError, ValueError):
+        return True
+    return ascii_only or end != len(source) - 1
+
+
+def _ascii_sequence(source: str, i: int) -> tuple[bool, int]:
+    """Parse atoms and groups from i up to a "|" or ")"; return whether all can be ASCII, and i."""
+    ascii_only = True
+    while i < len(source) and source[i] not in "|)":
+        if source.startswith("(?:", i):
+            branches_ascii = False
+            i += 2
+            while source[i] != ")":
+                branch_ascii, i = _ascii_sequence(source, i + 1)
+                branches_ascii = branches_ascii or branch_ascii
+            i += 1
+            if source.startswith("?", i):  # a term ends before the group
+                branches_ascii = True
+                i += 1
+            ascii_only = ascii_only and branches_ascii
+        elif source.startswith(r"\s*", i):
+            i += 3
+        elif source[i] == "\\":
+            ascii_only = ascii_only and source[i + 1].isascii()
+            i += 2
+        elif source[i] in "()[]{}?*+":
+            raise ValueError(f"unexpected {source[i]!r} at {i}")
+        else:
+            ascii_only = ascii_only and source[i].isascii()
+            i += 1
+    return ascii_only, i
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
     """One term found in a text: where, and the key of the term."""
@@ -248,6 +294,21 @@ class Matcher:
         persian_pattern = self._compile(persian, f"(?<![{_ARABIC_LETTER}])", "")
         self._script = [p for p in (persian_pattern, self._compile(other, "", "")) if p]
         self._size = len(sensitive) + len(insensitive) + len(persian) + len(other)
+        self._index_scripts()
+
+    def _index_scripts(self) -> None:
+        # Text of ASCII alone (most postings) is scanned only by the script patterns that could
+        # match in it: none, unless a Japanese or Persian term folds to ASCII characters only.
+        self._ascii_script = [p for p in self._script if _ascii_path(p.pattern)]
+
+    def __getstate__(self) -> dict:
+        state = dict(vars(self))
+        state.pop("_ascii_script", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        vars(self).update(state)
+        self._index_scripts()
 
     @staticmethod
     def _compile(terms: set[tuple], before: str, after: str) -> re.Pattern | None:
@@ -269,7 +330,8 @@ class Matcher:
                 Match(m.start(), m.end(), _canonical(m.group("t")))
                 for m in self._sensitive.finditer(cased)
             ]
-        for pattern in (self._insensitive, *self._script):
+        scripts = self._ascii_script if folded.isascii() else self._script
+        for pattern in (self._insensitive, *scripts):
             if pattern is not None:
                 found += [
                     Match(m.start(), m.end(), _canonical(m.group("t")))
@@ -292,7 +354,8 @@ class Matcher:
             cased = _fold_case_kept(text) if cased is None else cased
             if self._sensitive.search(cased):
                 return True
-        return any(p is not None and p.search(folded) for p in (self._insensitive, *self._script))
+        scripts = self._ascii_script if folded.isascii() else self._script
+        return any(p is not None and p.search(folded) for p in (self._insensitive, *scripts))
 
 
 # --- Taxonomy ---------------------------------------------------------------------------------
@@ -648,12 +711,20 @@ class Lexicon:
         self, text: str, folded: str, cased: str, matches: list[Match], offset: int
     ) -> list[Hit]:
         """Judge the terms of one span: confirmed or not, and asked, negated or prohibited."""
-        local = [Match(m.start - offset, m.end - offset, m.key) for m in matches]
+        excepted = self.excepted.find(text, folded, cased)
+        # A term inside an excepted phrase is not AI asked for ("an AI company", "AI files").
+        local = [
+            Match(m.start - offset, m.end - offset, m.key)
+            for m in matches
+            if not any(e.start < m.end - offset and m.start - offset < e.end for e in excepted)
+        ]
+        if not local:
+            return []
         contexts = self.context.find(text, folded, cased)
         ambiguous_keys = {m.key for m in local if self.infos[m.key].ambiguous}
         plain = any(not self.infos[m.key].ambiguous for m in local)
         # Excepted phrases ("不可欠", "no doubt") are blanked so that no cue is read inside them.
-        for m in self.excepted.find(text, folded, cased):
+        for m in excepted:
             blank = " " * (m.end - m.start)
             folded = folded[: m.start] + blank + folded[m.end :]
             cased = cased[: m.start] + blank + cased[m.end :]
@@ -785,36 +856,34 @@ class LinearModel:
         self.sublinear_tf = bool(features.sublinear_tf)
         self.vocabulary = dict(features.vocabulary_)
         self.idf = features.idf_.astype(np.float64)
-        self.weights = np.vstack([e.coef_.ravel() for e in estimators]).T.astype(np.float32)
+        # Row-major, like every LinearModel once loaded (__setstate__): scipy would copy a
+        # column-major right operand on every product.
+        self.weights = np.ascontiguousarray(
+            np.vstack([e.coef_.ravel() for e in estimators]).T, dtype=np.float32
+        )
         self.bias = np.array([e.intercept_[0] for e in estimators], dtype=np.float32)
+
+    def __setstate__(self, state: dict) -> None:
+        # Models saved before the weights were row-major: the same numbers, laid out for the
+        # product.
+        vars(self).update(state)
+        self.weights = np.ascontiguousarray(self.weights)
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """Return the TF-IDF rows of texts, as the fitted vectorizer would."""
-        low, high = self.ngram_range
-        indptr, indices, values = [0], [], []
-        for text in texts:
-            tokens = self.tokenizer(text)
-            counts: dict[int, int] = {}
-            for n in range(low, min(high, len(tokens)) + 1):
-                for i in range(len(tokens) - n + 1):
-                    column = self.vocabulary.get(" ".join(tokens[i : i + n]))
-                    if column is not None:
-                        counts[column] = counts.get(column, 0) + 1
-            columns = np.fromiter(counts, dtype=np.int64, count=len(counts))
-            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-            if self.sublinear_tf:
-                tf = 1.0 + np.log(tf)
-            weights = tf * self.idf[columns]
-            norm = math.sqrt(float(weights @ weights))
-            indices.append(columns)
-            # float32 like the weights, so the product does not copy them to float64 each call.
-            values.append((weights / norm if norm > 0 else weights).astype(np.float32))
-            indptr.append(indptr[-1] + len(columns))
-        shape = (len(indptr) - 1, len(self.idf))
-        if not indices:
+        shape = (len(texts), len(self.idf))
+        if not texts:
             return sparse.csr_matrix(shape)
+        values, columns, indptr = tfidf_rows(
+            texts,
+            lambda text: terms(text, self.tokenizer, self.ngram_range),
+            self.vocabulary,
+            self.idf,
+            self.sublinear_tf,
+        )
+        # float32 like the weights, so the product does not copy them to float64 each call.
         return sparse.csr_matrix(
-            (np.concatenate(values), np.concatenate(indices), np.array(indptr)), shape=shape
+            (values.astype(np.float32), columns, np.array(indptr)), shape=shape
         )
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

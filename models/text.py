@@ -5,9 +5,15 @@ same work as "You will be translating ...", "Need someone to translate ...". Nor
 the same stemmed, lower-cased tokens lets the statements' vocabulary carry over to postings.
 """
 
+import math
 import re
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 
+import numpy as np
 import Stemmer
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
@@ -31,6 +37,9 @@ _LEAD_IN = re.compile(
     re.IGNORECASE,
 )
 
+# The texts tokenized so far in the current `shared_tokens()` block, or None outside one.
+_SHARED: ContextVar[dict | None] = ContextVar("shared_tokens", default=None)
+
 
 def strip_lead_in(text: str) -> str:
     """Remove a posting's lead-in phrase ("You will", "Need someone to") from a duty."""
@@ -45,4 +54,138 @@ def _stem(word: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Split text into lower-cased English word stems."""
-    return [_stem(word) for word in _TOKEN.findall(strip_lead_in(text).lower())]
+    shared = _SHARED.get()
+    if shared is None:
+        return _tokenize(text)
+    tokens = shared.get(text)
+    if tokens is None:
+        tokens = shared[text] = tuple(_tokenize_lines(text, shared))
+    return list(tokens)
+
+
+def _tokenize(text: str) -> list[str]:
+    return _words(strip_lead_in(text))
+
+
+def _words(text: str) -> list[str]:
+    return [_stem(word) for word in _TOKEN.findall(text.lower())]
+
+
+def _tokenize_lines(text: str, shared: dict) -> list[str]:
+    """Return _tokenize(text) from the shared tokens of its lines, where they were read before.
+
+    No token spans a newline, and only the text's start loses a lead-in: the tokens of a text are
+    those of its first line after the lead-in, then those of each other line as it stands.
+    """
+    if "\n" not in text:
+        return _tokenize(text)
+    lines = text.split("\n")
+    lead_in = _LEAD_IN.match(text)
+    cut = lead_in.end() if lead_in and text[lead_in.end() :].strip() else 0
+    if cut > len(lines[0]):  # a lead-in that runs on into the next line
+        return _tokenize(text)
+    tokens = _words(lines[0][cut:]) if cut else _line_words(lines[0], shared)
+    for line in lines[1:]:
+        tokens += _line_words(line, shared)
+    return tokens
+
+
+def _line_words(line: str, shared: dict) -> list[str]:
+    """Return _words(line), shared; it is the line's tokenize() too when it has no lead-in."""
+    key = ("words", line)
+    words = shared.get(key)
+    if words is None:
+        plain = _LEAD_IN.match(line) is None
+        words = (shared.get(line) if plain else None) or tuple(_words(line))
+        shared[key] = words
+        if plain:
+            shared.setdefault(line, words)
+    return list(words)
+
+
+@contextmanager
+def shared_tokens() -> Iterator[None]:
+    """Tokenize each distinct text once inside the block, whichever model asks for it.
+
+    One posting's duties are read by the exposure model, both skills models and the automation
+    model, each tokenizing them and joining the same n-grams; in a block they do it once. The
+    cache lives as long as the block (one scoring call), in this thread or task only. Nested
+    blocks share the outer one's cache.
+    """
+    if _SHARED.get() is not None:
+        yield
+        return
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def ngrams(tokens: Sequence[str], ngram_range: tuple[int, int]) -> list[str]:
+    """Return the word n-grams of tokens in scikit-learn's order: all unigrams, then bigrams, ..."""
+    low, high = ngram_range
+    if high == 1:
+        return list(tokens)
+    grams = list(tokens) if low == 1 else []
+    count = len(tokens)
+    for n in range(max(low, 2), min(high, count) + 1):
+        if n == 2:
+            grams += [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+        else:
+            grams += [" ".join(tokens[i : i + n]) for i in range(count - n + 1)]
+    return grams
+
+
+def terms(
+    text: str, tokenizer: Callable[[str], list[str]], ngram_range: tuple[int, int]
+) -> Sequence[str]:
+    """Return the word n-grams a TfidfVectorizer with this tokenizer reads in text.
+
+    The same list as the vectorizer's analyzer when it has no preprocessor, stop words or
+    lower-casing of its own; shared inside a `shared_tokens()` block, so read it, never change it.
+    """
+    shared = _SHARED.get()
+    if shared is None:
+        return ngrams(tokenizer(text), ngram_range)
+    key = (tokenizer, tuple(ngram_range), text)
+    found = shared.get(key)
+    if found is None:
+        found = shared[key] = tuple(ngrams(tokenizer(text), ngram_range))
+    return found
+
+
+def tfidf_rows(
+    texts: Sequence[str],
+    analyze: Callable[[str], Sequence[str]],
+    vocabulary: Mapping[str, int],
+    idf: np.ndarray,
+    sublinear_tf: bool = True,
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Return the L2-normalised TF-IDF rows of texts as CSR parts: values, columns and indptr.
+
+    A row's columns are in the order its terms first occur, and its norm is the dot product of
+    its weights with themselves, as the serving models have always computed it; whole-batch
+    array operations give each element the same value as one row at a time would.
+    """
+    columns: list[int] = []
+    counts: list[int] = []
+    indptr = [0]
+    for text in texts:
+        found = Counter(map(vocabulary.get, analyze(text)))
+        found.pop(None, None)
+        columns += found.keys()
+        counts += found.values()
+        indptr.append(len(columns))
+    index = np.array(columns, dtype=np.int64)
+    tf = np.array(counts, dtype=np.float64)
+    if sublinear_tf:
+        tf = np.log(tf) + 1.0
+    weights = tf * idf[index]
+    divisors = []
+    for start, end in zip(indptr, indptr[1:], strict=False):
+        row = weights[start:end]
+        norm = math.sqrt(float(row @ row))
+        divisors.append(norm if norm > 0 else 1.0)
+    weights /= np.repeat(divisors, np.diff(indptr))
+    return weights, index, indptr
