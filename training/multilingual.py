@@ -2,15 +2,17 @@
 
     python -m training.multilingual [--data-dir DIR] [--model DIR] [--json FILE]
 
-Trains the component on the public data, pairs it with the English model of a saved version
-(default: the served one), and prints the per-language figures the card holds. Until the Scorer
-routes languages itself, `routed` does it here; its `score` then still blends non-English
-postings with the English occupation coder's guess, so read `duties_only` for the component.
+Trains the component on the public data, pairs it with the English parts of a saved version
+(default: the served one), and prints the per-language figures the card holds: `routed` sends
+non-English postings to the new component, which scores their duties and codes their
+occupations; the saved occupations component blends the two (`duties_only` is before the blend).
 
 The component's heads are fitted on English O*NET texts only (task statements and the job-title
 and work-activity views the English model also learns from), embedded by encoders that map other
-languages near their English translations. The parallel postings (`eval/postings_parallel.jsonl`,
-the same posting written in English, Japanese and Persian) are never trained on.
+languages near their English translations. How each language's postings are coded to
+occupations (a shift and a temperature) is fitted on our own calibration postings
+(`data/multilingual_calibration.jsonl`). The parallel postings (`eval/postings_parallel.jsonl`,
+the same posting written in English, Japanese and Persian) are never trained or calibrated on.
 """
 
 import argparse
@@ -21,12 +23,14 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
 
 from models import artifact, registry
 from models.language import (
@@ -37,8 +41,11 @@ from models.language import (
     EncoderError,
     OccupationCentroids,
     detect,
+    head_probabilities,
+    posting_vector,
 )
-from models.scorer import Scorer, band
+from models.occupations import Blend, duty_error, occupation_beta, softmax
+from models.scorer import TITLE_WEIGHT, Scorer, aggregate, band
 from training import data, estimator
 from training.estimator import RANDOM_STATE
 
@@ -55,10 +62,34 @@ ROUTES = {"ja": ("use",), "fa": ("e5",), "*": ("e5",)}
 # e5 embeds about 90 texts a second on 2 cores, so its head learns from a random subset of the
 # English texts; USE embeds about 1,300 a second and learns from all of them.
 TEXT_LIMITS = {"use": None, "e5": 6000}
+# Texts per occupation (task statements and job titles) that each encoder's occupation centroids
+# average, drawn at random but reproducibly; None for all of them. The first training run on a
+# machine embeds them all, which e5 does at about 90 texts a second.
+CENTROID_LIMITS: dict[str, dict[str, int | None] | None] = {"use": None, "e5": None}
 HEAD_C = 0.5
 # Unseen O*NET job titles (past the ones trained on) that fit each encoder's softmax temperature.
 HELD_OUT_TITLES = 400
-TEMPERATURES = (0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.07, 0.1)
+# Softmax temperatures tried: each 1.25-1.5 times the last. Postings in another language sit
+# further from the English centroids than English titles do, and e5's cosines span a narrow
+# range: Persian postings want about 0.0025 from e5, Japanese ones about 0.025 from USE.
+# fmt: off
+TEMPERATURES = (
+    0.0015, 0.002, 0.0025, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.03,
+    0.04, 0.05, 0.07, 0.1,
+)
+# fmt: on
+# Japanese and Persian postings written for this project (titles and 0-3 work lines, as the
+# platforms write them), each coded to the O*NET-SOC occupation it is: how each language's postings
+# are coded (a shift and a temperature) is fitted on them. The parallel postings stay for
+# evaluation only.
+CALIBRATION = Path(__file__).resolve().parent / "data" / "multilingual_calibration.jsonl"
+CALIBRATION_FOLDS = 5
+# A language needs this many calibration postings (of occupations trained on) to be fitted; one
+# with fewer keeps the encoder's temperature and no shift.
+MIN_CALIBRATION = 50
+# Shares of a language's offset from English taken off its embedded texts, tried with each
+# temperature when calibrating it.
+SHIFT_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
 TARGETS = {"spearman_gap": 0.05, "mean_absolute_difference": 0.07, "band_agreement": 0.85}
 
 
@@ -160,6 +191,21 @@ def occupation_texts(
     return known.astype(object), official, held_out[["soc_code", "text"]].astype(object)
 
 
+def texts_per_occupation(
+    pairs: pd.DataFrame, limits: dict[str, int | None] | None, seed: int = RANDOM_STATE
+) -> pd.DataFrame:
+    """Keep at most `limits[kind]` of each occupation's texts of each kind ("task", "title"),
+    drawn reproducibly; a kind not named, or named with None, keeps all of its texts."""
+    if not limits:
+        return pairs
+    shuffled = pairs.sample(frac=1.0, random_state=seed)
+    kept = [
+        group if limits.get(kind) is None else group.groupby("soc_code").head(limits[kind])
+        for kind, group in shuffled.groupby("kind", sort=False)
+    ]
+    return pd.concat(kept).sort_index()
+
+
 def fit_centroids(
     codes: np.ndarray, pairs: pd.DataFrame, vectors: dict[str, np.ndarray]
 ) -> np.ndarray:
@@ -193,16 +239,25 @@ def fit_temperature(
     titles = _unit_rows(np.vstack([vector for _, vector in rows]).astype(np.float64))
     if mean is not None:
         titles = _unit_rows(titles - mean)
-    similarity = titles @ centroids.astype(np.float64).T
+    return best_temperature(titles @ centroids.astype(np.float64).T, gold)
+
+
+def best_temperature(similarity: np.ndarray, gold: np.ndarray) -> tuple[float, float]:
+    """Return the temperature in TEMPERATURES whose softmax of the similarities (rows of
+    postings, columns of occupations) gives the gold columns the highest mean log-likelihood,
+    and that log-likelihood."""
+    rows = np.arange(len(gold))
 
     def likelihood(temperature: float) -> float:
-        logits = similarity / temperature
-        logits -= logits.max(axis=1, keepdims=True)
-        log_norm = np.log(np.exp(logits).sum(axis=1))
-        return float((logits[np.arange(len(gold)), gold] - log_norm).mean())
+        return float(_log_softmax(similarity / temperature)[rows, gold].mean())
 
     best = max(TEMPERATURES, key=likelihood)
     return best, likelihood(best)
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    logits = logits - logits.max(axis=1, keepdims=True)
+    return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
 
 
 def fit_occupations(
@@ -227,43 +282,71 @@ def train_multilingual(
     *,
     routes: dict[str, tuple[str, ...]] | None = None,
     limits: dict[str, int | None] | None = None,
+    centroid_limits: dict[str, dict[str, int | None] | None] | None = None,
     cache_dir: Path | None = CACHE_DIR,
     threads: int = 2,
+    calibration: Path | None = CALIBRATION,
+    blend: Blend | None = None,
 ) -> tuple[CrossLingualExposure, dict]:
     """Fit one head per encoder on the English training texts; return the component and its card.
 
     The card section holds the encoders (package, version, weights sha256), the routes, what
-    each head learnt from and what it cost, and the language detector's accuracy. The figures
-    on the parallel postings need the English model too: add them with `parallel_report`.
+    each head learnt from and what it cost, the occupation coder's temperatures and shifts (each
+    language's fitted on the `calibration` postings, with the figures before and after), and the
+    language detector's accuracy. Given the occupations component's `blend`, the calibration
+    figures include the blended score's. The figures on the parallel postings need the English
+    model too: add them with `parallel_report`.
     """
     routes = dict(routes or ROUTES)
     limits = {**TEXT_LIMITS, **(limits or {})}
+    centroid_limits = {**CENTROID_LIMITS, **(centroid_limits or {})}
     rows = training_rows(root, table)
     known, official, held_out = occupation_texts(root, table)
     codes = np.array(sorted(set(known["soc_code"])))
-    # Every occupation's official title is always embedded, so none is left without a centroid.
+    # Only the calibration postings of occupations trained on (all, unless this is a slice).
+    trained = set(codes)
+    postings = [
+        posting
+        for posting in (read_jsonl(calibration) if calibration is not None else [])
+        if posting["soc_code"] in trained
+    ]
+    extra = calibration_texts(postings)
+    # Every text that describes an occupation is embedded, for its centroid, even by an encoder
+    # whose head learns from a sample: with centroids of e5's sample (8 texts an occupation), the
+    # Persian calibration postings were coded right at top-1 0.31; with all its texts (47), 0.48
+    # (temperature fitted on them, cross-validated, no shift).
     heads, specs, training, centroids, temperatures, means = {}, {}, {}, {}, {}, {}
+    calibration_vectors: dict[str, dict[str, np.ndarray]] = {}
+    english_means: dict[str, np.ndarray] = {}
     for name in sorted({name for names in routes.values() for name in names}):
         started = time.perf_counter()
         spec = ENCODERS[name]
         spec.check()
         chosen = sample_texts(rows, limits.get(name))
-        texts = list(dict.fromkeys([*chosen["text"], *official, *held_out["text"]]))
+        described = texts_per_occupation(known, centroid_limits.get(name))
+        texts = list(
+            dict.fromkeys(
+                [*chosen["text"], *described["text"], *official, *held_out["text"], *extra]
+            )
+        )
         cache = EmbeddingCache(cache_dir, name)
         embeddings, computed = cache.embed(Encoder(spec, threads=threads), texts)
         vectors = dict(zip(texts, embeddings, strict=True))
+        calibration_vectors[name] = {text: vectors[text] for text in extra}
+        english_means[name] = fit_centroids(codes, described, vectors).mean(axis=0)
         heads[name] = fit_head(
             np.vstack([vectors[text] for text in chosen["text"]]),
             chosen["label"],
             chosen["weight"].to_numpy(),
         )
         centroids[name], temperatures[name], means[name] = fit_occupations(
-            codes, known, held_out, vectors
+            codes, described, held_out, vectors
         )
         specs[name] = spec
         seconds = round(time.perf_counter() - started, 1)
         training[name] = {
             "texts": int(chosen["text"].nunique()),
+            "centroid_texts": len(described),
             "rows": len(chosen),
             "embedded": len(texts),
             "embedded_now": computed,
@@ -275,6 +358,27 @@ def train_multilingual(
         )
     occupations = OccupationCentroids(codes, centroids, temperatures, means)
     component = CrossLingualExposure(heads, specs, routes, occupations)
+    calibrated = None
+    if postings:
+        betas = table.occupations["human_rating_beta"].reindex(codes).to_numpy(dtype=float)
+        fits, languages = calibrate_occupations(
+            component, postings, calibration_vectors, english_means, betas, blend
+        )
+        for key, fit in fits.items():
+            occupations.temperatures[key] = fit.temperature
+            if fit.share > 0:
+                occupations.shifts[key] = fit.shift
+        log(
+            "multilingual: calibrated "
+            + ", ".join(f"{key} T={f.temperature} shift={f.share}" for key, f in fits.items())
+        )
+        calibrated = {
+            "file": f"{calibration.parent.name}/{calibration.name}",
+            "sha256": artifact.sha256(calibration),
+            "postings": len(postings),
+            "method": CALIBRATION_METHOD,
+            "languages": languages,
+        }
     card = {
         "supported": list(SUPPORTED),
         "unsupported": "scored with the cross-lingual component, confidence halved, "
@@ -283,7 +387,255 @@ def train_multilingual(
         "training": training,
         "detection": detection_report(),
     }
+    if calibrated is not None:
+        card["occupations"]["calibration"] = calibrated
     return component, card
+
+
+# --- Calibration on postings in other languages ------------------------------------------------
+
+CALIBRATION_METHOD = (
+    "per language, and per encoder of its route: the shift share (of SHIFT_SHARES) and the "
+    "temperature (of TEMPERATURES) that give the calibration postings' own occupations the "
+    "highest mean log-likelihood under the softmax of the cosines between each posting and the "
+    "English occupation centroids. A posting's vector is its title's plus the mean of its work "
+    "lines' (as served), each text first moved by share x (the mean of the language's "
+    "calibration texts - the mean of the English texts the centroids average). 'before' is the "
+    "encoder's temperature fitted on English titles, with no shift; 'after_cross_validated' "
+    "fits on 4 of 5 folds grouped by occupation and scores the fifth. Duties' score: the work "
+    "lines and the title, one unit each, through the language's heads; blend: the occupations "
+    "component's floors; both compared with the human beta of the posting's occupation."
+)
+
+
+def calibration_texts(postings: Sequence[dict]) -> list[str]:
+    """Return every title and work line of the calibration postings, once each."""
+    return list(dict.fromkeys(text for p in postings for text in (p["title"], *p["lines"])))
+
+
+@dataclass(frozen=True)
+class LanguageFit:
+    """How one encoder codes postings in one language: the shift and temperature fitted."""
+
+    share: float  # of the offset between the language's texts and the English ones
+    shift: np.ndarray  # share x that offset, taken off each embedded text
+    temperature: float
+    log_likelihood: float  # of the gold occupations, on the postings fitted on
+
+
+def fit_language(
+    occupations: OccupationCentroids,
+    name: str,
+    postings: Sequence[dict],
+    gold: np.ndarray,
+    vectors: dict[str, np.ndarray],
+    english_mean: np.ndarray,
+) -> LanguageFit:
+    """Fit an encoder's shift share (of SHIFT_SHARES) and temperature (of TEMPERATURES) for
+    postings in one language: the pair that gives their gold occupations the highest mean
+    log-likelihood. The offset is the mean of the postings' embedded titles and lines less
+    `english_mean`, the mean of the English texts the centroids average."""
+    rows = [_rows(vectors, [p["title"], *p["lines"]]) for p in postings]
+    offset = _unit_rows(np.vstack(rows).astype(np.float64)).mean(axis=0) - english_mean
+    best = None
+    for share in SHIFT_SHARES:
+        shift = (share * offset).astype(np.float32)
+        similarity = _similarities(occupations, name, rows, shift)
+        temperature, likelihood = best_temperature(similarity, gold)
+        if best is None or likelihood > best.log_likelihood:
+            best = LanguageFit(share, shift, temperature, likelihood)
+    return best
+
+
+def language_probabilities(
+    occupations: OccupationCentroids,
+    name: str,
+    fit: LanguageFit,
+    postings: Sequence[dict],
+    vectors: dict[str, np.ndarray],
+) -> np.ndarray:
+    """Return occupation probabilities of postings, one row each, under an encoder's fit."""
+    rows = [_rows(vectors, [p["title"], *p["lines"]]) for p in postings]
+    return softmax(_similarities(occupations, name, rows, fit.shift) / fit.temperature)
+
+
+def _similarities(
+    occupations: OccupationCentroids, name: str, rows: Sequence[np.ndarray], shift: np.ndarray
+) -> np.ndarray:
+    vectors = np.vstack([posting_vector(embedded - shift) for embedded in rows])
+    return occupations.similarities(name, vectors).astype(np.float64)
+
+
+def fit_route(
+    occupations: OccupationCentroids,
+    postings: Sequence[dict],
+    gold: np.ndarray,
+    vectors: dict[str, dict[str, np.ndarray]],
+    english_means: dict[str, np.ndarray],
+) -> dict[str, LanguageFit]:
+    """Fit each encoder of a route (named by `english_means`) on postings in one language."""
+    return {
+        name: fit_language(occupations, name, postings, gold, vectors[name], mean)
+        for name, mean in english_means.items()
+    }
+
+
+def route_probabilities(
+    occupations: OccupationCentroids,
+    fits: dict[str, LanguageFit],
+    postings: Sequence[dict],
+    vectors: dict[str, dict[str, np.ndarray]],
+) -> np.ndarray:
+    """Return occupation probabilities of postings under a route's fits, averaged as served."""
+    return np.mean(
+        [
+            language_probabilities(occupations, name, fit, postings, vectors[name])
+            for name, fit in fits.items()
+        ],
+        axis=0,
+    )
+
+
+def calibrate_occupations(
+    component: CrossLingualExposure,
+    postings: Sequence[dict],
+    vectors: dict[str, dict[str, np.ndarray]],
+    english_means: dict[str, np.ndarray],
+    betas: np.ndarray,
+    blend: Blend | None = None,
+) -> tuple[dict[str, LanguageFit], dict]:
+    """Fit how each encoder codes each language's postings on the calibration postings in it.
+
+    Returns the fits keyed "encoder:language" (one per encoder of the language's route) and,
+    per language, the report described by CALIBRATION_METHOD. `vectors` holds each encoder's
+    embeddings of the postings' titles and lines, `english_means` the mean of the English texts
+    its centroids average, `betas` the human beta of each of the component's occupations. A
+    language with fewer than MIN_CALIBRATION postings of those occupations is not fitted.
+    """
+    occupations = component.occupations
+    position = {code: index for index, code in enumerate(occupations.codes)}
+    fits: dict[str, LanguageFit] = {}
+    report: dict = {}
+    for language in sorted({p["language"] for p in postings}):
+        mine = [p for p in postings if p["language"] == language and p["soc_code"] in position]
+        if len(mine) < MIN_CALIBRATION:
+            report[language] = {"postings": len(mine), "fitted": False}
+            continue
+        names = component.route(language)
+        gold = np.array([position[p["soc_code"]] for p in mine])
+        groups = [p["soc_code"] for p in mine]
+        means = {name: english_means[name] for name in names}
+        mine_fits = fit_route(occupations, mine, gold, vectors, means)
+        held_out = np.zeros((len(mine), len(position)))
+        for train, test in GroupKFold(n_splits=CALIBRATION_FOLDS).split(mine, groups=groups):
+            train_fits = fit_route(
+                occupations, [mine[i] for i in train], gold[train], vectors, means
+            )
+            held_out[test] = route_probabilities(
+                occupations, train_fits, [mine[i] for i in test], vectors
+            )
+        english = {
+            name: LanguageFit(0.0, np.zeros(1, np.float32), occupations.temperatures[name], 0.0)
+            for name in names
+        }
+        duties = calibration_duties(component, mine, vectors, language)
+        report[language] = {
+            "postings": len(mine),
+            "occupations": len(set(groups)),
+            "fitted": True,
+            "encoders": {
+                name: {
+                    "english_temperature": occupations.temperatures[name],
+                    "temperature": fit.temperature,
+                    "shift_share": fit.share,
+                    "shift_norm": _round(np.linalg.norm(fit.shift)),
+                    "log_likelihood_fitted_on": _round(fit.log_likelihood),
+                }
+                for name, fit in mine_fits.items()
+            },
+            "before": calibration_figures(
+                route_probabilities(occupations, english, mine, vectors),
+                gold,
+                occupations.codes,
+                betas,
+                duties,
+                blend,
+            ),
+            "after_cross_validated": calibration_figures(
+                held_out, gold, occupations.codes, betas, duties, blend
+            ),
+        }
+        fits.update({f"{name}:{language}": fit for name, fit in mine_fits.items()})
+    return fits, report
+
+
+def calibration_duties(
+    component: CrossLingualExposure,
+    postings: Sequence[dict],
+    vectors: dict[str, dict[str, np.ndarray]],
+    language: str,
+) -> np.ndarray:
+    """Return each posting's duties' score (beta) and confidence, one row each, as the scorer
+    gives them when its lines are the duties: the lines and the title, one unit each, through
+    the heads of the language's route."""
+    names = component.route(language)
+    scores = []
+    for posting in postings:
+        texts = [*posting["lines"], posting["title"]]
+        probabilities = np.mean(
+            [
+                head_probabilities(component.heads[name], _rows(vectors[name], texts))
+                for name in names
+            ],
+            axis=0,
+        )
+        exposure = aggregate(
+            probabilities, np.array([1.0] * len(posting["lines"]) + [TITLE_WEIGHT])
+        )
+        scores.append((exposure.beta, exposure.confidence))
+    return np.array(scores, dtype=float).reshape(-1, 2)
+
+
+def calibration_figures(
+    probabilities: np.ndarray,
+    gold: np.ndarray,
+    codes: np.ndarray,
+    betas: np.ndarray,
+    duties: np.ndarray,
+    blend: Blend | None = None,
+) -> dict:
+    """Return the coding's figures against the gold occupations (rows of `probabilities` over
+    `codes`), and the duties' and, given a blend, the blended score's against their human beta."""
+    top = np.argsort(-probabilities, axis=1, kind="stable")[:, :5]
+    major = np.array([code[:2] for code in codes])
+    gold_probability = probabilities[np.arange(len(gold)), gold]
+    gold_beta = betas[gold]
+    score, confidence = duties[:, 0], duties[:, 1]
+    figures = {
+        "top1": _round(np.mean(top[:, 0] == gold)),
+        "top5": _round(np.mean((top == gold[:, None]).any(axis=1))),
+        "major_group_top1": _round(np.mean(major[top[:, 0]] == major[gold])),
+        "log_likelihood": _round(np.mean(np.log(np.maximum(gold_probability, 1e-300)))),
+        "mean_top_probability": _round(np.mean(probabilities.max(axis=1))),
+        "spearman": {"duties": _round(spearmanr(score, gold_beta)[0])},
+        "mean_absolute_error": {"duties": _round(np.mean(np.abs(score - gold_beta)))},
+    }
+    if blend is not None:
+        published, spread = occupation_beta(probabilities, betas)
+        duty_weight, occupation_weight = blend.weights(duty_error(confidence), spread)
+        blended = np.clip(duty_weight * score + occupation_weight * published, 0.0, 1.0)
+        figures["spearman"]["blend"] = _round(spearmanr(blended, gold_beta)[0])
+        figures["mean_absolute_error"]["blend"] = _round(np.mean(np.abs(blended - gold_beta)))
+        figures["mean_duty_weight"] = _round(np.mean(duty_weight))
+    return figures
+
+
+def _rows(vectors: dict[str, np.ndarray], texts: Sequence[str]) -> np.ndarray:
+    return np.vstack([vectors[text] for text in texts])
+
+
+def _round(value: float) -> float:
+    return round(float(value), 4)
 
 
 # --- Evaluation -------------------------------------------------------------------------------
@@ -325,8 +677,9 @@ def detection_report(samples: Path = LANGUAGE_SAMPLES, parallel: Path = PARALLEL
 def routed(scorer: Scorer, component: CrossLingualExposure) -> Callable[[list[dict]], list[dict]]:
     """Return a score_many that routes non-English postings to the component.
 
-    For evaluating before the Scorer routes by language itself: each posting's language is
-    detected, English goes to the English model, every other language to the component.
+    For evaluating a component before it is saved with the model: each posting's language is
+    detected, English goes to the English model, every other language to the component, which
+    also codes their occupations (in place of the saved model's own multilingual component).
     """
 
     def score_many(postings: list[dict]) -> list[dict]:
@@ -342,6 +695,7 @@ def routed(scorer: Scorer, component: CrossLingualExposure) -> Callable[[list[di
             else:
                 clone = copy.copy(scorer)
                 clone.predict = lambda texts, language=language: component.predict(texts, language)
+                clone.multilingual = component
                 scored = clone.score_many(batch)
             for index, result in zip(indices, scored, strict=True):
                 detection = detections[index]
@@ -435,9 +789,8 @@ def _figures(
     return row
 
 
-def evaluate(model_dir: Path, component: CrossLingualExposure, occupations: pd.DataFrame) -> dict:
+def evaluate(scorer: Scorer, component: CrossLingualExposure, occupations: pd.DataFrame) -> dict:
     """Score the parallel postings with a saved English model plus the component."""
-    scorer = Scorer.load(model_dir)
     return {
         "file": PARALLEL.name,
         "english_model": scorer.version,
@@ -458,10 +811,13 @@ def main(argv: list[str] | None = None) -> int:
         root = data.data_dir(args.data_dir)
         model_dir = Path(args.model) if args.model else registry.default_dir()
         table = data.load_tasks(root)
+        scorer = Scorer.load(model_dir)
+        # The saved occupations component's blend, for the calibration figures of blended scores.
+        blend = getattr(scorer.components.get("occupations"), "blend", None)
         started = time.perf_counter()
-        component, card = train_multilingual(root, table)
+        component, card = train_multilingual(root, table, blend=blend)
         card["training_seconds"] = round(time.perf_counter() - started, 1)
-        card["parallel"] = evaluate(model_dir, component, table.occupations)
+        card["parallel"] = evaluate(scorer, component, table.occupations)
     except (data.DataError, artifact.ArtifactError, registry.RegistryError, EncoderError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -30,6 +30,8 @@ TARGETS = {
 }
 # Texts each encoder embeds when training on a slice of the occupations.
 SLICE_EMBEDDING_LIMITS = {"use": 1500, "e5": 300}
+# and the texts of each kind per occupation that e5's occupation centroids average.
+SLICE_CENTROID_LIMITS = {"e5": {"task": 4, "title": 4}}
 
 
 def band_thresholds(occupations: pd.DataFrame) -> dict[str, float]:
@@ -153,7 +155,12 @@ def train(
     skill_model, skill_card = skill_training.train_skills(data_dir, table, log=log, folds=folds)
     # A slice (a quick run) embeds few texts: the slow multilingual encoder dominates otherwise.
     multilingual_model, languages_card = multilingual.train_multilingual(
-        data_dir, table, log=log, limits=SLICE_EMBEDDING_LIMITS if occupations else None
+        data_dir,
+        table,
+        log=log,
+        limits=SLICE_EMBEDDING_LIMITS if occupations else None,
+        centroid_limits=SLICE_CENTROID_LIMITS if occupations else None,
+        blend=occupation_model.blend,
     )
     card = {
         "version": version,

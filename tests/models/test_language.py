@@ -218,3 +218,87 @@ def test_an_encoder_embeds_a_text_once_and_gives_the_same_row_again():
     again = encoder.encode(["翻訳", "データ入力", "記事の執筆"])
     assert calls == [["記事の執筆"]]
     assert np.array_equal(again[:2], first[::-1])
+
+
+# --- Occupation coding per language -----------------------------------------------------------
+
+# A title's row, then two work lines' rows, as an encoder gives them (unit length).
+POSTING_ROWS = np.array([[0.6, 0.8], [0.8, 0.6], [1.0, 0.0]], dtype=np.float32)
+
+
+def two_occupations(temperatures: dict, **fields) -> language.OccupationCentroids:
+    return language.OccupationCentroids(
+        np.array(["A", "B"]), {"use": np.eye(2, dtype=np.float16)}, temperatures, **fields
+    )
+
+
+def test_posting_vector_counts_the_title_as_much_as_all_its_lines():
+    assert np.allclose(language.posting_vector(POSTING_ROWS), [0.6 + 0.9, 0.8 + 0.3])
+    assert np.allclose(language.posting_vector(POSTING_ROWS[:1]), POSTING_ROWS[0])
+
+
+def test_a_language_temperature_sharpens_that_language_only():
+    coded = two_occupations({"use": 0.5, "use:ja": 0.1})
+    assert coded.temperature("use", "ja") == 0.1
+    assert coded.temperature("use", "fa") == coded.temperature("use") == 0.5
+    vector = np.array([0.8, 0.6])
+    persian = coded.probabilities("use", vector, "fa")
+    # The softmax of the cosines 0.8 and 0.6 at the encoder's own temperature, 0.5.
+    assert persian[0] == pytest.approx(1 / (1 + np.exp(-0.4)))
+    assert np.allclose(persian, coded.probabilities("use", vector))
+    assert coded.probabilities("use", vector, "ja")[0] == pytest.approx(1 / (1 + np.exp(-2.0)))
+
+
+def test_a_language_shift_moves_that_languages_texts_only():
+    shift = np.array([0.0, 0.5], dtype=np.float32)
+    coded = two_occupations({"use": 0.1}, shifts={"use:ja": shift})
+    # Each row loses the shift before the title and the lines' mean are added up.
+    assert np.allclose(coded.posting("use", "ja", POSTING_ROWS), [0.6 + 0.9, 0.3 - 0.2])
+    assert np.allclose(
+        coded.posting("use", "fa", POSTING_ROWS), language.posting_vector(POSTING_ROWS)
+    )
+    japanese = coded.probabilities("use", coded.posting("use", "ja", POSTING_ROWS), "ja")
+    persian = coded.probabilities("use", coded.posting("use", "fa", POSTING_ROWS), "fa")
+    assert japanese[0] > persian[0]
+
+
+def test_centroids_saved_before_language_calibration_load_and_code_as_before():
+    coded = two_occupations({"use": 0.1})
+    vars(coded).pop("shifts")  # as pickled by a version without language shifts
+    old = pickle.loads(pickle.dumps(coded))
+    assert old.shifts == {}
+    vector = old.posting("use", "ja", POSTING_ROWS)
+    assert np.allclose(vector, language.posting_vector(POSTING_ROWS))
+    assert np.allclose(old.probabilities("use", vector, "ja"), old.probabilities("use", vector))
+
+
+def test_occupation_probabilities_apply_the_languages_shift_and_temperature(component):
+    titles = {
+        "27-3091.00": "Translate documents and manuals into other languages",
+        "47-2181.00": "Install and repair roofs on houses",
+    }
+    codes = np.array(sorted(titles))
+    encoder = component.encoder("use")
+    centroids = {
+        name: component.encoder(name).encode([titles[code] for code in codes]).astype(np.float16)
+        for name in ("use", "e5")
+    }
+    shift = 0.1 * encoder.encode(["翻訳"])[0]
+    coded = language.OccupationCentroids(
+        codes, centroids, {"use": 0.05, "e5": 0.01, "use:ja": 0.02}, shifts={"use:ja": shift}
+    )
+    routes = {"ja": ("use",), "*": ("e5",)}
+    with_codes = CrossLingualExposure(component.heads, component.specs, routes, coded)
+    japanese = with_codes.occupation_probabilities("翻訳者募集", ["取扱説明書の翻訳"], "ja")
+    rows = encoder.encode(["翻訳者募集", "取扱説明書の翻訳"])
+    cosines = coded.similarities("use", language.posting_vector(rows - shift)[None, :])[0]
+    expected = np.exp(cosines / 0.02) / np.exp(cosines / 0.02).sum()
+    assert np.allclose([japanese[code] for code in codes], expected, atol=1e-5)
+    assert with_codes.describe()["occupations"]["shifted"] == ["use:ja"]
+    assert with_codes.describe()["occupations"]["temperatures"]["use:ja"] == 0.02
+    # Other languages keep the encoder's own temperature and no shift.
+    persian = with_codes.occupation_probabilities("مترجم", ["ترجمه کتاب"], "fa")
+    rows = component.encoder("e5").encode(["مترجم", "ترجمه کتاب"])
+    cosines = coded.similarities("e5", language.posting_vector(rows)[None, :])[0]
+    expected = np.exp(cosines / 0.01) / np.exp(cosines / 0.01).sum()
+    assert np.allclose([persian[code] for code in codes], expected, atol=1e-5)

@@ -2,17 +2,23 @@
 
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
 
-from models.language import ENCODERS, CrossLingualExposure, Encoder, detect
+from models.language import ENCODERS, CrossLingualExposure, Encoder, OccupationCentroids, detect
+from models.occupations import Blend
+from models.scorer import aggregate
 from training import data, multilingual
 
 PARALLEL = multilingual.read_jsonl(multilingual.PARALLEL)
 FIELDS = {"id", "group", "language", "soc_code", "style", "title", "description"}
+CALIBRATION = multilingual.read_jsonl(multilingual.CALIBRATION)
+# The 22 major groups of SOC 2018 (O*NET-SOC 2019), military (55) aside.
+MAJOR_GROUPS = {str(group) for group in range(11, 54, 2)}
 
 
 def groups() -> dict[str, dict[str, dict]]:
@@ -64,6 +70,51 @@ def test_parallel_set_languages_are_detected():
     for posting in PARALLEL:
         found = detect(f"{posting['title']}\n{posting['description']}")
         assert found.code == posting["language"], posting["id"]
+
+
+# --- The calibration postings -----------------------------------------------------------------
+
+
+def test_calibration_set_has_150_postings_each_in_japanese_and_persian():
+    assert all(
+        set(posting) == {"language", "soc_code", "title", "lines"} for posting in CALIBRATION
+    )
+    counts = Counter(posting["language"] for posting in CALIBRATION)
+    assert set(counts) == {"ja", "fa"} and min(counts.values()) >= 150
+    for posting in CALIBRATION:
+        assert re.fullmatch(r"\d{2}-\d{4}\.\d{2}", posting["soc_code"])
+        assert posting["title"] and posting["title"] == posting["title"].strip()
+        assert isinstance(posting["lines"], list) and len(posting["lines"]) <= 3
+        assert all(isinstance(line, str) and line.strip() for line in posting["lines"])
+    titles = [(posting["language"], posting["title"]) for posting in CALIBRATION]
+    assert len(set(titles)) == len(titles)
+
+
+def test_calibration_set_is_written_in_each_language_as_gigs_and_ads():
+    for posting in CALIBRATION:
+        text = "\n".join([posting["title"], *posting["lines"]])
+        assert detect(text).code == posting["language"], posting["title"]
+    for language in ("ja", "fa"):
+        lines = Counter(len(p["lines"]) for p in CALIBRATION if p["language"] == language)
+        # Title-only gigs and ads with up to three duty lines.
+        assert set(lines) == {0, 1, 2, 3} and lines[0] >= 10
+    persian = [p for p in CALIBRATION if p["language"] == "fa"]
+    assert sum("\u200c" in p["title"] + "".join(p["lines"]) for p in persian) >= 100
+
+
+def test_calibration_set_covers_every_major_group_and_the_beta_range():
+    try:
+        occupations = data.load_tasks(data.data_dir()).occupations
+    except data.DataError as error:
+        pytest.skip(f"public data not available: {error}")
+    for language in ("ja", "fa"):
+        codes = [p["soc_code"] for p in CALIBRATION if p["language"] == language]
+        assert set(codes) <= set(occupations.index)
+        assert {code[:2] for code in codes} == MAJOR_GROUPS
+        betas = occupations.loc[codes, "human_rating_beta"]
+        # Each band (terciles of all occupations' human beta) holds over a quarter of postings.
+        assert (np.histogram(betas, bins=[0, 0.1602, 0.4123, 1.0])[0] > len(codes) / 4).all()
+        assert betas.min() == 0.0 and betas.max() > 0.8
 
 
 # --- Reports ----------------------------------------------------------------------------------
@@ -139,6 +190,115 @@ def test_centroids_and_temperature_code_held_out_titles():
     assert mean is None or mean.shape == (2,)
 
 
+def test_best_temperature_is_sharp_for_clear_codings_and_flatter_for_unclear_ones():
+    clear = np.array([[0.9, 0.1], [0.1, 0.9]])
+    assert multilingual.best_temperature(clear, np.array([0, 1]))[0] == min(
+        multilingual.TEMPERATURES
+    )
+    # Two of three postings nearer their own occupation by 0.01: the likelihood peaks where the
+    # softmax gives them 2/3, at a temperature of 0.01 / ln 2 = 0.0144.
+    unclear = np.array([[0.51, 0.5], [0.5, 0.51], [0.51, 0.5]])
+    temperature, likelihood = multilingual.best_temperature(unclear, np.array([0, 1, 1]))
+    assert temperature in (0.0125, 0.015)
+    assert likelihood == pytest.approx(np.log(2 / 3) * 2 / 3 + np.log(1 / 3) / 3, abs=0.01)
+
+
+def language_postings(language: str, count: int, rng: np.random.Generator):
+    """Postings whose texts sit near their occupation's axis, all pushed towards axis 0, as an
+    encoder pushes one language's texts to one side of their English translations."""
+    postings, vectors = [], {}
+    for index in range(count):
+        occupation = index % 6
+        texts = [f"{language} title {index}", f"{language} line {index}"]
+        for text in texts:
+            row = np.eye(8)[occupation] + 1.2 * np.eye(8)[0] + rng.normal(0, 0.15, 8)
+            vectors[text] = (row / np.linalg.norm(row)).astype(np.float32)
+        soc_code = f"{11 + 2 * occupation}-1011.00"
+        postings.append(
+            {"language": language, "soc_code": soc_code, "title": texts[0], "lines": texts[1:]}
+        )
+    return postings, vectors
+
+
+def six_occupations() -> tuple[OccupationCentroids, np.ndarray]:
+    codes = np.array([f"{11 + 2 * occupation}-1011.00" for occupation in range(6)])
+    centroids = {"use": np.eye(8)[:6].astype(np.float16)}
+    # The English texts' mean: that of the centroids' (unit) rows.
+    return OccupationCentroids(codes, centroids, {"use": 0.1}), np.eye(8)[:6].mean(axis=0)
+
+
+def test_fit_language_takes_the_languages_offset_off_and_sharpens_the_softmax():
+    postings, vectors = language_postings("xx", 60, np.random.default_rng(0))
+    occupations, english_mean = six_occupations()
+    position = {code: index for index, code in enumerate(occupations.codes)}
+    gold = np.array([position[p["soc_code"]] for p in postings])
+    fit = multilingual.fit_language(occupations, "use", postings, gold, vectors, english_mean)
+    assert fit.share > 0 and fit.temperature < 0.1
+    assert fit.shift.shape == (8,) and fit.shift[0] > 0
+    unshifted = multilingual.LanguageFit(0.0, np.zeros(8, np.float32), 0.1, 0.0)
+    before = multilingual.language_probabilities(occupations, "use", unshifted, postings, vectors)
+    after = multilingual.language_probabilities(occupations, "use", fit, postings, vectors)
+    rows = np.arange(len(gold))
+    assert np.log(after[rows, gold]).mean() == pytest.approx(fit.log_likelihood)
+    assert fit.log_likelihood > np.log(before[rows, gold]).mean()
+    # Pushed towards occupation 0, most postings are coded to it until the shift is taken off.
+    assert (before.argmax(axis=1) == gold).mean() < 0.5
+    assert (after.argmax(axis=1) == gold).mean() > 0.9
+
+
+def test_calibrate_occupations_fits_languages_with_enough_postings_and_reports_both_ways():
+    rng = np.random.default_rng(1)
+    postings, vectors = language_postings("xx", 60, rng)
+    few, few_vectors = language_postings("yy", 10, rng)
+    vectors.update(few_vectors)
+    occupations, english_mean = six_occupations()
+    labels = ["E0", "E1", "E2"] * 10
+    head = LogisticRegression().fit(rng.normal(0, 1, (30, 8)), labels)
+    routes = {"xx": ("use",), "*": ("use",)}
+    component = CrossLingualExposure({"use": head}, {"use": ENCODERS["use"]}, routes, occupations)
+    betas = np.linspace(0.0, 0.8, 6)
+    fits, report = multilingual.calibrate_occupations(
+        component, postings + few, {"use": vectors}, {"use": english_mean}, betas, Blend(0.2, 0.01)
+    )
+    assert set(fits) == {"use:xx"}
+    assert report["yy"] == {"postings": 10, "fitted": False}
+    fitted = report["xx"]
+    assert fitted["postings"] == 60 and fitted["occupations"] == 6 and fitted["fitted"]
+    assert fitted["encoders"]["use"]["temperature"] == fits["use:xx"].temperature
+    assert fitted["encoders"]["use"]["english_temperature"] == 0.1
+    before, after = fitted["before"], fitted["after_cross_validated"]
+    assert after["log_likelihood"] > before["log_likelihood"]
+    assert after["top1"] > before["top1"]
+    for figures in (before, after):
+        assert (
+            set(figures["spearman"])
+            == set(figures["mean_absolute_error"])
+            == {
+                "duties",
+                "blend",
+            }
+        )
+        assert 0.0 <= figures["mean_duty_weight"] <= 1.0
+    json.dumps(report)
+
+
+def test_calibration_duties_score_lines_and_title_as_the_scorer_does():
+    postings, vectors = language_postings("xx", 3, np.random.default_rng(2))
+    postings[0]["lines"] = []
+    occupations, _ = six_occupations()
+    rng = np.random.default_rng(3)
+    head = LogisticRegression().fit(rng.normal(0, 1, (30, 8)), ["E0", "E1", "E2"] * 10)
+    component = CrossLingualExposure(
+        {"use": head}, {"use": ENCODERS["use"]}, {"*": ("use",)}, occupations
+    )
+    scores = multilingual.calibration_duties(component, postings, {"use": vectors}, "xx")
+    assert scores.shape == (3, 2)
+    for posting, (beta, confidence) in zip(postings, scores, strict=True):
+        rows = np.vstack([vectors[text] for text in [*posting["lines"], posting["title"]]])
+        expected = aggregate(head.predict_proba(rows), np.ones(len(rows)))
+        assert beta == expected.beta and confidence == expected.confidence
+
+
 def test_detection_report_counts_every_sample():
     report = multilingual.detection_report()
     samples = multilingual.read_jsonl(multilingual.LANGUAGE_SAMPLES)
@@ -189,11 +349,91 @@ def test_a_slice_trains_a_component_that_scores_japanese_and_persian(tmp_path):
         assert card["encoders"][name]["version"] == spec.version
     assert card["training"]["e5"]["texts"] == 300
     assert card["occupations"]["occupations"] == len(set(table.frame["soc_code"]))
-    assert set(card["occupations"]["temperatures"]) == {"use", "e5"}
     assert set(card["occupations"]["centred"]) <= {"use", "e5"}
+    # A slice holds too few calibration postings (those of its occupations) to fit a language:
+    # each keeps its encoder's temperature and no shift.
+    calibration = card["occupations"]["calibration"]
+    sliced = [p for p in CALIBRATION if p["soc_code"] in component.occupations.codes]
+    assert calibration["postings"] == len(sliced) > 0
+    for language in ("ja", "fa"):
+        assert calibration["languages"][language] == {
+            "postings": sum(p["language"] == language for p in sliced),
+            "fitted": False,
+        }
+    assert set(card["occupations"]["temperatures"]) == {"use", "e5"}
+    assert card["occupations"]["shifted"] == []
     assert card["detection"]["supported_flag_accuracy"] == 1.0
     json.dumps(card)
     rows = component.predict(["ブログ記事の執筆", "نوشتن مقاله وبلاگ", "Artikel schreiben"], "ja")
     assert rows.shape == (3, 3) and np.allclose(rows.sum(axis=1), 1.0)
     coded = component.occupation_probabilities("ウェブライター", ["ブログ記事の執筆"], "ja")
     assert sum(coded.values()) == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_a_language_with_enough_calibration_postings_gets_its_own_coding(tmp_path):
+    try:
+        root = data.data_dir()
+    except data.DataError as error:
+        pytest.skip(f"public data not available: {error}")
+    table = data.slice_occupations(data.load_tasks(root), 20)
+    # Postings of the slice's occupations in a language no route names ("xx" goes to "*": e5),
+    # made of task statements: enough of them to fit, yet quick to embed.
+    tasks = table.frame.groupby("soc_code").head(6).reset_index(drop=True)
+    calibration = tmp_path / "calibration.jsonl"
+    with open(calibration, "w", encoding="utf-8") as stream:
+        for index in range(0, len(tasks) - 1, 2):
+            if tasks["soc_code"][index] == tasks["soc_code"][index + 1]:
+                posting = {
+                    "language": "xx",
+                    "soc_code": tasks["soc_code"][index],
+                    "title": tasks["text"][index],
+                    "lines": [tasks["text"][index + 1]],
+                }
+                stream.write(json.dumps(posting) + "\n")
+    postings = multilingual.read_jsonl(calibration)
+    assert len(postings) >= multilingual.MIN_CALIBRATION
+    component, card = multilingual.train_multilingual(
+        root,
+        table,
+        log=lambda _: None,
+        limits={"use": 300, "e5": 300},
+        cache_dir=tmp_path,
+        calibration=calibration,
+        blend=Blend(0.2, 0.01),
+    )
+    fitted = card["occupations"]["calibration"]["languages"]["xx"]
+    assert fitted["fitted"] and fitted["postings"] == len(postings)
+    temperature = fitted["encoders"]["e5"]["temperature"]
+    assert component.occupations.temperature("e5", "xx") == temperature
+    assert card["occupations"]["temperatures"]["e5:xx"] == temperature
+    assert (
+        component.occupations.temperature("e5", "de") == card["occupations"]["temperatures"]["e5"]
+    )
+    shifted = fitted["encoders"]["e5"]["shift_share"] > 0
+    assert ("e5:xx" in component.occupations.shifts) == shifted
+    assert "blend" in fitted["after_cross_validated"]["spearman"]
+    # Served as fitted: the component codes a calibration posting as the report's figures did.
+    posting = postings[0]
+    coded = component.occupation_probabilities(posting["title"], posting["lines"], "xx")
+    assert sum(coded.values()) == pytest.approx(1.0)
+    json.dumps(card)
+
+
+def test_texts_per_occupation_caps_each_kind_and_is_reproducible():
+    pairs = pd.DataFrame(
+        {
+            "soc_code": ["a"] * 6 + ["b"] * 3,
+            "text": [f"t{i}" for i in range(9)],
+            "kind": ["task", "task", "task", "title", "title", "title", "task", "title", "title"],
+        }
+    )
+    kept = multilingual.texts_per_occupation(pairs, {"task": 2, "title": None})
+    assert kept.groupby(["soc_code", "kind"]).size().to_dict() == {
+        ("a", "task"): 2,
+        ("a", "title"): 3,
+        ("b", "task"): 1,
+        ("b", "title"): 2,
+    }
+    assert kept.equals(multilingual.texts_per_occupation(pairs, {"task": 2, "title": None}))
+    assert multilingual.texts_per_occupation(pairs, None) is pairs
