@@ -467,6 +467,7 @@ class CrossLingualExposure:
         specs: dict[str, EncoderSpec],
         routes: dict[str, tuple[str, ...]],
         occupations: OccupationCentroids | None = None,
+        automation_heads: dict[str, object] | None = None,
     ) -> None:
         if "*" not in routes:
             raise ValueError("routes need a '*' entry for languages not listed")
@@ -478,6 +479,8 @@ class CrossLingualExposure:
         self.specs = specs
         self.routes = routes
         self.occupations = occupations
+        # Encoder -> binary head of P(automation | the duty is exposed), or none at all.
+        self.automation_heads = automation_heads or {}
         self._encoders: dict[str, Encoder] = {}
 
     def __getstate__(self) -> dict:
@@ -488,6 +491,7 @@ class CrossLingualExposure:
 
     def __setstate__(self, state: dict) -> None:
         state["specs"] = {name: EncoderSpec(**spec) for name, spec in state["specs"].items()}
+        state.setdefault("automation_heads", {})  # models saved before there were any
         vars(self).update(state)
 
     def route(self, language: str) -> tuple[str, ...]:
@@ -514,6 +518,18 @@ class CrossLingualExposure:
             head_probabilities(self.heads[name], self.encoder(name).encode(texts))
             for name in self.route(language)
         ]
+        return np.mean(rows, axis=0)
+
+    def automation_probabilities(self, texts: Sequence[str], language: str) -> np.ndarray | None:
+        """Return P(automation | exposed) per text in `language`, or None without the heads."""
+        names = self.route(language)
+        if not texts or not all(name in self.automation_heads for name in names):
+            return None
+        rows = []
+        for name in names:
+            head = self.automation_heads[name]
+            positive = list(head.classes_).index(True)
+            rows.append(head.predict_proba(self.encoder(name).encode(list(texts)))[:, positive])
         return np.mean(rows, axis=0)
 
     def occupation_probabilities(

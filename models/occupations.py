@@ -611,7 +611,11 @@ class OccupationModel:
             # No duties were scored: the text or title that was scored stands for the work.
             texts = [coding_text(context) or context.title]
             exposed = np.ones(1)
-        automated = self._automation_probability(texts)
+        # Another language's duties are judged by the multilingual component, when it can.
+        across = context.extra.get("automation_probabilities")
+        automated = across(texts) if across is not None else None
+        if automated is None:
+            automated = self._automation_probability(texts)
         for duty, probability in zip(duties, automated, strict=False):
             duty["mode"] = {
                 "label": MODES[0] if probability >= 0.5 else MODES[1],

@@ -4,6 +4,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -317,6 +318,10 @@ class Scorer:
                             [unit.text for unit in plan.units if unit.kind in CODING_KINDS],
                             found.code,
                         )
+                    )
+                    # And their duties' automation or augmentation, by the same embeddings.
+                    context.extra["automation_probabilities"] = partial(
+                        self.multilingual.automation_probabilities, language=found.code
                     )
                 for enricher in self.enrichers:
                     enricher.enrich(context, result)

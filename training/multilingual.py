@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
 
 from models import artifact, registry
@@ -47,6 +48,7 @@ from models.language import (
 from models.occupations import Blend, duty_error, occupation_beta, softmax
 from models.scorer import TITLE_WEIGHT, Scorer, aggregate, band
 from training import data, estimator
+from training import occupations as occupation_training
 from training.estimator import RANDOM_STATE
 
 EVAL = Path(__file__).resolve().parent / "eval"
@@ -191,6 +193,52 @@ def occupation_texts(
     return known.astype(object), official, held_out[["soc_code", "text"]].astype(object)
 
 
+AUTOMATION_FROM = occupation_training.AUTOMATION_FROM
+AUTOMATION_FOLDS = 3
+
+
+def exposed_tasks(root: Path, table: data.TaskTable) -> pd.DataFrame:
+    """Return the exposed task statements with GPT-4's automation level: text, group, target."""
+    levels = occupation_training.automation_levels(root)
+    frame = table.frame.merge(levels, on=["soc_code", "task_id"], how="left")
+    exposed = frame[frame["label"].isin(["E1", "E2"]) & frame["automation"].notna()]
+    level = exposed["automation"].map(occupation_training.AUTOMATION_LEVELS.index)
+    return pd.DataFrame(
+        {
+            "text": exposed["text"].to_numpy(),
+            "group": exposed["group"].to_numpy(),
+            "target": (level >= AUTOMATION_FROM).to_numpy(),
+        }
+    )
+
+
+def fit_automation_head(
+    exposed: pd.DataFrame, vectors: dict[str, np.ndarray]
+) -> tuple[LogisticRegression, dict]:
+    """Fit P(automation | exposed) on the embedded exposed tasks; report its held-out AUC
+    (GroupKFold by occupation group)."""
+    known = exposed[exposed["text"].isin(vectors.keys())].reset_index(drop=True)
+    embedded = np.vstack([vectors[text] for text in known["text"]])
+    target = known["target"].to_numpy()
+
+    def fit(rows: np.ndarray) -> LogisticRegression:
+        head = LogisticRegression(C=HEAD_C, max_iter=2000, random_state=RANDOM_STATE)
+        return head.fit(embedded[rows], target[rows])
+
+    held_out = np.zeros(len(known))
+    folds = GroupKFold(n_splits=AUTOMATION_FOLDS).split(embedded, target, known["group"])
+    for train, test in folds:
+        head = fit(train)
+        held_out[test] = head.predict_proba(embedded[test])[:, list(head.classes_).index(True)]
+    report = {
+        "tasks": len(known),
+        "split": f"GroupKFold({AUTOMATION_FOLDS}) by occupation group",
+        "auc": _round(roc_auc_score(target, held_out)),
+        "accuracy": _round(np.mean((held_out >= 0.5) == target)),
+    }
+    return fit(np.arange(len(known))), report
+
+
 def texts_per_occupation(
     pairs: pd.DataFrame, limits: dict[str, int | None] | None, seed: int = RANDOM_STATE
 ) -> pd.DataFrame:
@@ -316,6 +364,8 @@ def train_multilingual(
     # Persian calibration postings were coded right at top-1 0.31; with all its texts (47), 0.48
     # (temperature fitted on them, cross-validated, no shift).
     heads, specs, training, centroids, temperatures, means = {}, {}, {}, {}, {}, {}
+    automation_heads, automation_report = {}, {}
+    exposed = exposed_tasks(root, table)
     calibration_vectors: dict[str, dict[str, np.ndarray]] = {}
     english_means: dict[str, np.ndarray] = {}
     for name in sorted({name for names in routes.values() for name in names}):
@@ -339,6 +389,7 @@ def train_multilingual(
             chosen["label"],
             chosen["weight"].to_numpy(),
         )
+        automation_heads[name], automation_report[name] = fit_automation_head(exposed, vectors)
         centroids[name], temperatures[name], means[name] = fit_occupations(
             codes, described, held_out, vectors
         )
@@ -357,7 +408,7 @@ def train_multilingual(
             f"({computed} embedded now) in {seconds}s"
         )
     occupations = OccupationCentroids(codes, centroids, temperatures, means)
-    component = CrossLingualExposure(heads, specs, routes, occupations)
+    component = CrossLingualExposure(heads, specs, routes, occupations, automation_heads)
     calibrated = None
     if postings:
         betas = table.occupations["human_rating_beta"].reindex(codes).to_numpy(dtype=float)
@@ -385,6 +436,12 @@ def train_multilingual(
         "language_supported false",
         **component.describe(),
         "training": training,
+        "automation": {
+            "labels": "as the occupations component's: GPT-4's T0-T4 automation levels of the "
+            f"exposed (E1/E2) task statements, automation from T{AUTOMATION_FROM}",
+            "head": "logistic regression on the encoder's embeddings of the English tasks",
+            "held_out": automation_report,
+        },
         "detection": detection_report(),
     }
     if calibrated is not None:

@@ -302,3 +302,30 @@ def test_occupation_probabilities_apply_the_languages_shift_and_temperature(comp
     cosines = coded.similarities("e5", language.posting_vector(rows)[None, :])[0]
     expected = np.exp(cosines / 0.01) / np.exp(cosines / 0.01).sum()
     assert np.allclose([persian[code] for code in codes], expected, atol=1e-5)
+
+
+def test_automation_heads_judge_duties_in_other_languages(component):
+    from sklearn.linear_model import LogisticRegression
+
+    automated = ["Enter customer records into the database", "Transcribe recorded interviews"]
+    helped = ["Negotiate contracts with clients", "Counsel patients about their treatment"]
+    heads = {
+        name: LogisticRegression(C=10.0, max_iter=1000).fit(
+            component.encoder(name).encode(automated + helped), [True, True, False, False]
+        )
+        for name in ("use", "e5")
+    }
+    assert component.automation_probabilities(["データ入力"], "ja") is None
+    judged = CrossLingualExposure(
+        component.heads, component.specs, component.routes, automation_heads=heads
+    )
+    texts = ["顧客データをデータベースに入力する", "顧客と契約条件を交渉する"]
+    probabilities = judged.automation_probabilities(texts, "ja")
+    assert probabilities.shape == (2,) and probabilities[0] > probabilities[1]
+    assert judged.automation_probabilities([], "fa") is None
+    # A model saved before the heads existed loads without them.
+    state = pickle.loads(pickle.dumps(component)).__getstate__()
+    state.pop("automation_heads")
+    old = CrossLingualExposure.__new__(CrossLingualExposure)
+    old.__setstate__(state)
+    assert old.automation_probabilities(texts, "ja") is None
