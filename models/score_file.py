@@ -1257,7 +1257,7 @@ def main(argv: list[str] | None = None) -> int:
         resumed = f", resumed after row {summary.resumed_from:,}" if summary.resumed_from else ""
         print(
             f"scored {summary.scored:,} and rejected {summary.rejected:,} of {summary.rows:,} rows "
-            f"in {summary.seconds:.1f} s ({done / max(summary.seconds, 1e-9):,.0f} rows/s, "
+            f"in {summary.seconds:.3f} s ({done / max(summary.seconds, 1e-9):,.0f} rows/s, "
             f"{summary.workers} worker(s){resumed})\noutput  {summary.output}\n"
             f"rejects {summary.rejects}",
             file=sys.stderr,

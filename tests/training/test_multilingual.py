@@ -340,7 +340,12 @@ def test_a_slice_trains_a_component_that_scores_japanese_and_persian(tmp_path):
         pytest.skip(f"public data not available: {error}")
     table = data.slice_occupations(data.load_tasks(root), 40)
     component, card = multilingual.train_multilingual(
-        root, table, log=lambda _: None, limits={"use": 1500, "e5": 300}, cache_dir=tmp_path
+        root,
+        table,
+        log=lambda _: None,
+        limits={"use": 1500, "e5": 300},
+        centroid_limits={"e5": {"task": 4, "title": 4}},
+        cache_dir=tmp_path,
     )
     assert isinstance(component, CrossLingualExposure)
     assert card["routes"] == {"ja": ["use"], "fa": ["e5"], "*": ["e5"]}
@@ -398,6 +403,7 @@ def test_a_language_with_enough_calibration_postings_gets_its_own_coding(tmp_pat
         table,
         log=lambda _: None,
         limits={"use": 300, "e5": 300},
+        centroid_limits={"use": {"task": 4, "title": 4}, "e5": {"task": 4, "title": 4}},
         cache_dir=tmp_path,
         calibration=calibration,
         blend=Blend(0.2, 0.01),
