@@ -16,7 +16,7 @@ from api.occupations import (
     OccupationMatchSchema,
 )
 from api.skills import AiPolicySchema, SkillSchema
-from models.language import LANGUAGE_TAG, is_code
+from models.language import LANGUAGE_TAG, MAX_TAG_CHARS, is_code
 
 BANDS = ("low", "moderate", "high")
 LABELS = ("E0", "E1", "E2")
@@ -88,7 +88,7 @@ class PostingSchema(Schema):
     language = fields.String(
         load_default=None,
         allow_none=True,
-        validate=[validate.Length(max=35), language_tag],
+        validate=[validate.Length(max=MAX_TAG_CHARS), language_tag],
         metadata={
             "pattern": LANGUAGE_TAG,
             "description": "The posting's language as a BCP 47 tag (`en`, `ja`, `fa-IR`); "

@@ -28,6 +28,13 @@ import numpy as np
 SUPPORTED = ("en", "ja", "fa")
 UNDETERMINED = "und"
 
+
+def read_as_english(code: str) -> bool:
+    """Tell whether postings in `code` go through the English models: English ones, and those
+    whose language could not be told (no letters, mixed scripts)."""
+    return code in ("en", UNDETERMINED)
+
+
 # --- Detection --------------------------------------------------------------------------------
 # Scripts first: they settle Japanese, Persian and most other languages from a few letters. Only
 # Latin-script text needs words, and there only English against the other Latin languages matters.
@@ -138,6 +145,8 @@ def normalize_code(code: str) -> str:
     return {"jpn": "ja", "fas": "fa", "per": "fa", "pes": "fa", "eng": "en"}.get(primary, primary)
 
 
+# The longest language tag a caller may send (the API and the file command refuse longer ones).
+MAX_TAG_CHARS = 35
 # A language tag as callers send them: BCP 47's shape ("ja", "fa-IR", "zh-Hant-TW"), "_" allowed.
 LANGUAGE_TAG = r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$"
 

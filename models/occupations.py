@@ -34,8 +34,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import normalize
 
+from models.language import read_as_english
 from models.scorer import LABELS, Context, band
-from models.text import terms, tfidf_rows, tokenize
+from models.text import terms, tfidf_rows, word_tfidf
 
 # An O*NET-SOC 2019 occupation code, e.g. 15-1252.00.
 CODE = re.compile(r"\d{2}-\d{4}\.\d{2}")
@@ -53,7 +54,6 @@ PUBLISHED_COLUMNS = {"human": "human_rating", "gpt4": "dv_rating"}
 # The published measures shown beside a posting's score, for its top occupation.
 LENSES = (("human", "beta"), ("gpt4", "beta"))
 AUTOMATION_LEVELS = ("T0", "T1", "T2", "T3", "T4")
-UNDETERMINED = "und"  # the language of a posting whose language could not be told
 
 # Pay, numbers and brackets are never part of an O*NET title ("Stocker ($18.75/hr)").
 _PAY = re.compile(r"[$€£¥]\s*[\d.,]+\s*[kK]?(?:\s*(?:/|per)\s*\w+)?|\d[\d.,]*")
@@ -66,14 +66,7 @@ def clean_title(title: str) -> str:
 
 def title_vectorizers() -> tuple[TfidfVectorizer, TfidfVectorizer]:
     """Return unfitted word and character TF-IDF vectorizers for job titles."""
-    words = TfidfVectorizer(
-        tokenizer=tokenize,
-        token_pattern=None,
-        lowercase=False,
-        ngram_range=(1, 2),
-        sublinear_tf=True,
-        dtype=np.float32,
-    )
+    words = word_tfidf(dtype=np.float32)
     # Character n-grams within words match abbreviations and variants ("Dev", "Developer").
     characters = TfidfVectorizer(
         analyzer="char_wb", ngram_range=(3, 4), sublinear_tf=True, min_df=2, dtype=np.float32
@@ -83,15 +76,7 @@ def title_vectorizers() -> tuple[TfidfVectorizer, TfidfVectorizer]:
 
 def description_vectorizer() -> TfidfVectorizer:
     """Return an unfitted TF-IDF vectorizer for task statements and posting text."""
-    return TfidfVectorizer(
-        tokenizer=tokenize,
-        token_pattern=None,
-        lowercase=False,
-        ngram_range=(1, 2),
-        sublinear_tf=True,
-        min_df=2,
-        dtype=np.float32,
-    )
+    return word_tfidf(min_df=2, dtype=np.float32)
 
 
 def _slim(vectorizer: TfidfVectorizer) -> TfidfVectorizer:
@@ -428,8 +413,8 @@ class Review:
     def reasons(self, probability: float, duty_score: float, published: float, language: str):
         """Return the reasons to review a posting, as {code, detail} dicts."""
         reasons = []
-        # An undetermined language (no letters, mixed scripts) is left to the probability.
-        if language not in ("en", UNDETERMINED):
+        # An undetermined language is left to the probability.
+        if not read_as_english(language):
             reasons.append(
                 {
                     "code": "language_not_english",

@@ -53,7 +53,7 @@ from tqdm import tqdm
 
 from models import registry
 from models.artifact import ArtifactError
-from models.language import is_code
+from models.language import MAX_TAG_CHARS, is_code
 from models.scorer import Scorer
 
 FORMATS = ("jsonl", "csv", "parquet")
@@ -69,7 +69,6 @@ NULL = "Field may not be null."
 NOT_STRING = "Not a valid string."
 BLANK = "Must not be empty or only whitespace."
 TOO_LONG = "Longer than maximum length {maximum}."
-MAX_LANGUAGE_CHARS = 35  # the API's limit on a language tag
 NOT_LANGUAGE = "Not a language tag such as 'en', 'ja' or 'fa-IR'."
 
 # Columns added to CSV and Parquet rows; JSON Lines objects get the whole result as "result".
@@ -166,8 +165,9 @@ def check_posting(record: Mapping, columns: Columns) -> tuple[dict | None, dict[
         if not isinstance(language, str):
             errors["language"] = [NOT_STRING]
         else:
-            messages = [TOO_LONG.format(maximum=MAX_LANGUAGE_CHARS)]
-            messages = messages if len(language) > MAX_LANGUAGE_CHARS else []
+            messages = []
+            if len(language) > MAX_TAG_CHARS:
+                messages.append(TOO_LONG.format(maximum=MAX_TAG_CHARS))
             if not is_code(language):
                 messages.append(NOT_LANGUAGE)
             if messages:
@@ -1171,6 +1171,24 @@ def _seconds(text: str) -> float:
     return value
 
 
+def add_column_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options that name the posting columns (this command's and the Spark job's)."""
+    parser.add_argument("--id-column", default="id", help="column of the id (default id)")
+    parser.add_argument("--title-column", default="title", help="default title")
+    parser.add_argument("--description-column", default="description", help="default description")
+    parser.add_argument(
+        "--language-column",
+        default="language",
+        help="optional column of the posting's language tag; absent or empty means detect it "
+        "(default language)",
+    )
+
+
+def columns_of(args: argparse.Namespace) -> Columns:
+    """Return the columns named by the options add_column_arguments added."""
+    return Columns(args.id_column, args.title_column, args.description_column, args.language_column)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the command's argument parser."""
     parser = argparse.ArgumentParser(
@@ -1195,15 +1213,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_BATCH_SIZE,
         help=f"rows per chunk and per model call (default {DEFAULT_BATCH_SIZE})",
     )
-    parser.add_argument("--id-column", default="id", help="column of the id (default id)")
-    parser.add_argument("--title-column", default="title", help="default title")
-    parser.add_argument("--description-column", default="description", help="default description")
-    parser.add_argument(
-        "--language-column",
-        default="language",
-        help="optional column of the posting's language tag; absent or empty means detect it "
-        "(default language)",
-    )
+    add_column_arguments(parser)
     parser.add_argument(
         "--commit-seconds",
         type=_seconds,
@@ -1223,9 +1233,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # SIGTERM (a scheduler's stop) ends the run like Ctrl-C: workers stopped, resumable.
     previous = signal.signal(signal.SIGTERM, _interrupt)
-    columns = Columns(
-        args.id_column, args.title_column, args.description_column, args.language_column
-    )
+    columns = columns_of(args)
     try:
         summary = score_file(
             args.input,

@@ -20,7 +20,6 @@ from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 from models import artifact
 from models.language import (
     SUPPORTED,
-    UNDETERMINED,
     UNSUPPORTED_CONFIDENCE,
     Detection,
     EncoderError,
@@ -28,6 +27,7 @@ from models.language import (
     detect,
     hashing_ahead,
     normalize_code,
+    read_as_english,
 )
 from models.segment import Unit, segment
 from models.text import shared_tokens, terms
@@ -254,7 +254,7 @@ class Scorer:
         """Return E0/E1/E2 probabilities, one row per text in `language`."""
         if not texts:
             return np.zeros((0, len(LABELS)))
-        if language not in ("en", UNDETERMINED) and self.multilingual is not None:
+        if not read_as_english(language) and self.multilingual is not None:
             return self.multilingual.predict(texts, language)
         if self._linear is not None:
             return self._linear.predict_proba(texts)[:, self._columns]
@@ -330,7 +330,7 @@ class Scorer:
 
     def _codes_across_languages(self, found: Detection) -> bool:
         return (
-            found.code not in ("en", UNDETERMINED)
+            not read_as_english(found.code)
             and self.multilingual is not None
             and self.multilingual.occupations is not None
         )

@@ -57,7 +57,9 @@ from models.score_file import (
     Broken,
     Columns,
     ScoreFileError,
+    add_column_arguments,
     as_bytes,
+    columns_of,
     detect_format,
     score_batch,
     score_json_lines,
@@ -436,14 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"rows per Arrow batch and per model call (default {DEFAULT_BATCH_SIZE})",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing output")
-    parser.add_argument("--id-column", default="id", help="column of the id (default id)")
-    parser.add_argument("--title-column", default="title", help="default title")
-    parser.add_argument("--description-column", default="description", help="default description")
-    parser.add_argument(
-        "--language-column",
-        default="language",
-        help="optional language tag column (default language)",
-    )
+    add_column_arguments(parser)
     return parser
 
 
@@ -463,9 +458,7 @@ def main(argv: list[str] | None = None) -> int:
             model_dir=args.model,
             fmt=args.format,
             rejects=args.rejects,
-            columns=Columns(
-                args.id_column, args.title_column, args.description_column, args.language_column
-            ),
+            columns=columns_of(args),
             batch_size=args.batch_size,
             overwrite=args.overwrite,
         )

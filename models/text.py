@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 import Stemmer
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _STEMMER = Stemmer.Stemmer("english")
@@ -120,6 +121,19 @@ def shared_tokens() -> Iterator[None]:
         yield
     finally:
         _SHARED.reset(token)
+
+
+def word_tfidf(tokenizer: Callable[[str], list[str]] | None = None, **options) -> TfidfVectorizer:
+    """Return an unfitted TF-IDF of word 1-2-grams, sublinear, over `tokenizer` (default:
+    `tokenize`); `options` (min_df, dtype, ...) go to TfidfVectorizer as they are."""
+    return TfidfVectorizer(
+        tokenizer=tokenizer or tokenize,
+        token_pattern=None,
+        lowercase=False,
+        ngram_range=(1, 2),
+        sublinear_tf=True,
+        **options,
+    )
 
 
 def ngrams(tokens: Sequence[str], ngram_range: tuple[int, int]) -> list[str]:

@@ -3,11 +3,10 @@
 from collections.abc import Sequence
 
 import pandas as pd
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from models.text import tokenize
+from models.text import word_tfidf
 from training.data import share_view
 
 RANDOM_STATE = 0
@@ -31,14 +30,7 @@ def build_pipeline(c: float = 2.0) -> Pipeline:
         [
             (
                 "features",
-                TfidfVectorizer(
-                    tokenizer=tokenize,
-                    token_pattern=None,
-                    lowercase=False,
-                    ngram_range=(1, 2),
-                    sublinear_tf=True,
-                    min_df=2,
-                ),
+                word_tfidf(min_df=2),
             ),
             (
                 "classifier",

@@ -29,7 +29,6 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 from scipy.stats import spearmanr
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, cohen_kappa_score, roc_auc_score
 from sklearn.model_selection import GroupKFold
@@ -53,7 +52,7 @@ from models.occupations import (
     softmax,
 )
 from models.scorer import LABELS, Scorer, aggregate
-from models.text import tokenize
+from models.text import word_tfidf
 from training import data, estimator, evaluate
 from training.data import TaskTable
 
@@ -537,14 +536,7 @@ def build_automation_pipeline() -> Pipeline:
         [
             (
                 "features",
-                TfidfVectorizer(
-                    tokenizer=tokenize,
-                    token_pattern=None,
-                    lowercase=False,
-                    ngram_range=(1, 2),
-                    sublinear_tf=True,
-                    min_df=2,
-                ),
+                word_tfidf(min_df=2),
             ),
             ("classifier", LogisticRegression(C=1.0, max_iter=2000, random_state=RANDOM_STATE)),
         ]

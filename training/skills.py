@@ -52,7 +52,6 @@ from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from sklearn.multiclass import OneVsRestClassifier
@@ -69,7 +68,7 @@ from models.skills import (
     Taxonomy,
     load_taxonomy,
 )
-from models.text import tokenize
+from models.text import word_tfidf
 from training.data import TASKS_TO_DWAS, DataError, TaskTable, _read
 
 RANDOM_STATE = 0
@@ -247,14 +246,7 @@ def build_inferred_pipeline(glossary: dict[str, dict[str, str]], c: float = 4.0)
         [
             (
                 "features",
-                TfidfVectorizer(
-                    tokenizer=GlossaryTokenizer(glossary),
-                    token_pattern=None,
-                    lowercase=False,
-                    ngram_range=(1, 2),
-                    sublinear_tf=True,
-                    min_df=2,
-                ),
+                word_tfidf(GlossaryTokenizer(glossary), min_df=2),
             ),
             (
                 "classifier",
@@ -273,14 +265,7 @@ def build_mentioned_pipeline(c: float = 4.0) -> Pipeline:
         [
             (
                 "features",
-                TfidfVectorizer(
-                    tokenizer=tokenize,
-                    token_pattern=None,
-                    lowercase=False,
-                    ngram_range=(1, 2),
-                    sublinear_tf=True,
-                    min_df=3,
-                ),
+                word_tfidf(min_df=3),
             ),
             (
                 "classifier",
