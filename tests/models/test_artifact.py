@@ -1,6 +1,8 @@
 import json
 import shutil
 
+import joblib
+import numpy as np
 import pytest
 
 from models import artifact, registry
@@ -63,3 +65,32 @@ def test_the_shipped_default_model_loads():
     scorer = Scorer.load(registry.default_dir())
     result = scorer.score("Translator", "Translate our user manual from English to Spanish.")
     assert result["model"]["version"] == registry.default_version()
+
+
+def _same_scores(left: Scorer, right: Scorer, posting: dict) -> bool:
+    first, second = left.score_many([posting])[0], right.score_many([posting])[0]
+    return first["exposure"] == second["exposure"] and first["duties"] == second["duties"]
+
+
+def test_a_saved_model_loads_with_writable_arrays_and_the_same_scores(tiny_model_dir, tmp_path):
+    components, card = artifact.load(tiny_model_dir)
+    saved = artifact.save(components, card, tmp_path / "again")
+    assert saved["artifact"]["sha256"] == artifact.sha256(tmp_path / "again" / "model.joblib")
+    stored = joblib.load(tmp_path / "again" / "model.joblib")
+    assert isinstance(stored, artifact.Pickled) and stored.buffers
+    loaded, _ = artifact.load(tmp_path / "again")
+    arrays = [value for value in vars(loaded["exposure"].steps[-1][1]).values()]
+    assert any(isinstance(array, np.ndarray) and array.flags.writeable for array in arrays)
+    posting = {"title": "Translator", "description": "- Translate manuals\n- Proofread text"}
+    assert _same_scores(Scorer.load(tiny_model_dir), Scorer.load(tmp_path / "again"), posting)
+
+
+def test_a_file_holding_the_model_itself_still_loads(tiny_model_dir, tmp_path):
+    components, card = artifact.load(tiny_model_dir)
+    folder = tmp_path / "plain"
+    saved = artifact.save(components, card, folder)
+    joblib.dump(components, folder / "model.joblib", compress=3)
+    saved["artifact"]["sha256"] = artifact.sha256(folder / "model.joblib")
+    (folder / "card.json").write_text(json.dumps(saved))
+    posting = {"title": "Support agent", "description": "Answer customer emails and chats."}
+    assert _same_scores(Scorer.load(tiny_model_dir), Scorer.load(folder), posting)
