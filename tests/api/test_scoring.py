@@ -1,12 +1,15 @@
 """POST /v1/score and /v1/score/batch: result shapes, order, determinism and field errors."""
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api import create_app
+from api.schemas import BatchResultSchema, ResultSchema
+from models import registry
 
 PROBLEM_JSON = "application/problem+json"
 WRITER = {
@@ -278,3 +281,48 @@ def test_any_json_body_is_scored_or_rejected_never_500(fuzz_client, path, body):
     if response.status_code == 422:
         assert response.mimetype == PROBLEM_JSON
         assert response.get_json()["errors"]
+
+
+EVAL = Path(__file__).resolve().parents[2] / "training" / "eval"
+
+
+def _eval_postings(name: str) -> list[dict]:
+    rows = [json.loads(line) for line in (EVAL / name).read_text(encoding="utf-8").splitlines()]
+    return [
+        # languages.jsonl holds short texts in 14 languages, each sent as a one-line gig.
+        {
+            "id": f"{name}:{number}",
+            "title": row.get("title", row.get("text")),
+            "description": row.get("description", row.get("text")),
+        }
+        for number, row in enumerate(rows, 1)
+    ]
+
+
+@pytest.fixture(scope="module")
+def default_app():
+    return create_app({"MODEL_DIR": str(registry.default_dir()), "TESTING": True})
+
+
+@pytest.mark.slow
+def test_the_served_results_are_what_the_result_schema_dumps(default_app):
+    # The endpoints return the Scorer's dicts without dumping them: the dump must change nothing,
+    # for every field the default model fills, in English, Japanese, Persian and other languages.
+    postings = _eval_postings("postings.jsonl") + _eval_postings("languages.jsonl")
+    postings += _eval_postings("postings_parallel.jsonl")[::6]
+    results = default_app.extensions["scorer"].score_many(postings)
+    schema = ResultSchema()
+    with default_app.app_context():
+        for result in results:
+            assert schema.dump(result) == result
+            assert schema.validate(result) == {}
+    languages = {result["language"] for result in results}
+    assert {"en", "ja", "fa"} <= languages
+    assert all(result["skills"] is not None and result["occupations"] for result in results)
+
+
+def test_the_tiny_models_results_are_what_the_result_schema_dumps(app, client):
+    body = client.post("/v1/score/batch", json={"postings": [WRITER, WAREHOUSE]}).get_json()
+    with app.app_context():
+        assert BatchResultSchema().dump(body) == body
+        assert BatchResultSchema().validate(body) == {}
