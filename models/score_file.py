@@ -28,6 +28,7 @@ import contextlib
 import csv
 import ctypes
 import ctypes.util
+import gc
 import hashlib
 import io
 import json
@@ -943,6 +944,13 @@ class _Pipeline:
         self.window: deque[tuple[Future, Position, int]] = deque()
         self.executor = None
         self.limit = 2 * workers
+        # The model and the imported modules live as long as the run. Frozen, they are left out
+        # of every full collection, which would otherwise walk them again and again while
+        # results pile up, and, in a forked worker, write to each of their pages and so copy
+        # them (the gc.freeze documentation's advice for fork). Frozen in the workers too.
+        self.froze = gc.get_freeze_count() == 0
+        if self.froze:
+            gc.freeze()
         if workers > 1:
             methods = multiprocessing.get_all_start_methods()
             # fork shares the loaded model's pages; elsewhere each worker loads its own copy.
@@ -973,6 +981,10 @@ class _Pipeline:
         """Stop the workers, dropping chunks not yet handed back."""
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
+        if self.froze:
+            # A caller in the same process gets its collector back as it was.
+            gc.unfreeze()
+            self.froze = False
 
 
 def _progress_bar(fmt: str, paths: Paths, start: Position, quiet: bool) -> tqdm:

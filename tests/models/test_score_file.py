@@ -2,6 +2,7 @@
 
 import contextlib
 import csv
+import gc
 import json
 import os
 import signal
@@ -412,6 +413,28 @@ def test_a_posting_the_model_fails_on_is_rejected_alone(tiny_model_dir, tmp_path
     [rejected] = read_rejects(tmp_path / "out.jsonl.rejects.jsonl")
     assert rejected["row"] == 2
     assert rejected["reason"] == "scoring failed: ValueError: the model failed"
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_postings_are_scored_with_the_model_frozen_and_the_collector_is_given_back(
+    tiny_model_dir, tmp_path, monkeypatch, workers
+):
+    # Forked workers inherit the patch; they report what they saw through a file.
+    seen = tmp_path / "freeze-counts"
+    score_many = Scorer.score_many
+
+    def recording(self, postings):
+        with open(seen, "a") as stream:
+            stream.write(f"{gc.get_freeze_count()}\n")
+        return score_many(self, postings)
+
+    monkeypatch.setattr(Scorer, "score_many", recording)
+    source = write_postings(tmp_path / "in.jsonl", POSTINGS, "jsonl")
+    before = gc.get_freeze_count()
+    assert run(tiny_model_dir, source, tmp_path / "out.jsonl", "--workers", workers) == 0
+    assert gc.get_freeze_count() == before
+    counts = [int(line) for line in seen.read_text().split()]
+    assert counts and all(count > 0 for count in counts)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
