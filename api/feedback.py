@@ -35,6 +35,7 @@ from sqlalchemy import (
 
 from api import database
 from api.schemas import BANDS, LABELS, NOT_BLANK, Limit, not_blank
+from api.scoring import score_many
 from models.skills import load_taxonomy
 
 MAX_DUTIES = 200
@@ -207,7 +208,8 @@ def create() -> tuple[dict, int]:
     scorer = current_app.extensions["scorer"]
     predicted = None
     if "description" in item:
-        predicted = summarize(scorer.score(item["title"], item["description"], item.get("id")))
+        posting = {"id": item.get("id"), "title": item["title"], "description": item["description"]}
+        predicted = summarize(score_many([posting])[0])
     feedback_id = store(
         current_app.extensions["database"],
         item,

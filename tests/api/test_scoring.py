@@ -1,6 +1,8 @@
 """POST /v1/score and /v1/score/batch: result shapes, order, determinism and field errors."""
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -326,3 +328,39 @@ def test_the_tiny_models_results_are_what_the_result_schema_dumps(app, client):
     with app.app_context():
         assert BatchResultSchema().dump(body) == body
         assert BatchResultSchema().validate(body) == {}
+
+
+def test_a_process_scores_one_request_at_a_time(app, monkeypatch):
+    # gunicorn's threads serve requests side by side; their scoring must not interleave.
+    scorer = app.extensions["scorer"]
+    score_many = scorer.score_many
+    inside, most, lock = [0], [0], threading.Lock()
+
+    def counting(postings):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.05)
+        try:
+            return score_many(postings)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(scorer, "score_many", counting)
+    statuses = []
+
+    def post(path, body):
+        statuses.append(app.test_client().post(path, json=body).status_code)
+
+    threads = [
+        threading.Thread(target=post, args=("/v1/score", WRITER)),
+        threading.Thread(target=post, args=("/v1/score/batch", {"postings": [WAREHOUSE]})),
+        threading.Thread(target=post, args=("/v1/score", WAREHOUSE)),
+        threading.Thread(target=post, args=("/v1/score/batch", {"postings": [WRITER]})),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 4 and most[0] == 1
