@@ -16,6 +16,18 @@ def test_summarize_gives_interpolated_percentiles():
     assert summary["max"] == 100.0
 
 
+def test_each_in_process_row_is_taken_from_the_faster_run():
+    def row(rate):
+        return {"postings_per_second": rate, "latency_ms": {"p50": 1000 / rate}}
+
+    before = {"typical_single": row(200.0), "typical_batch": row(300.0), "typical_words": 426}
+    after = {"typical_single": row(250.0), "typical_batch": row(280.0), "typical_words": 426}
+    best = bench.faster_rows([before, after])
+    assert best["typical_single"] is after["typical_single"]
+    assert best["typical_batch"] is before["typical_batch"]
+    assert best["typical_words"] == 426 and before["typical_single"]["postings_per_second"] == 200
+
+
 def test_summarize_of_no_samples_has_no_figures():
     assert bench.summarize([]) == {"count": 0, "mean": None, "p50": None, "p99": None, "max": None}
 
@@ -39,13 +51,17 @@ def test_a_short_run_reports_every_section(tiny_model_dir, tmp_path, capsys):
     )  # fmt: skip
     assert code == 0
     report = json.loads(report_path.read_text())
-    assert set(report) == {"seconds", "machine", "in_process", "server", "http", "ratios"}
+    assert set(report) == {
+        "seconds", "machine", "in_process", "in_process_runs", "server", "http", "ratios"
+    }  # fmt: skip
 
     assert report["machine"]["model"]["version"] == "tiny-test"
     assert report["machine"]["usable_cores"] >= 1
     for row in ("typical_single", "typical_batch", "gig_single", "gig_batch"):
         assert report["in_process"][row]["postings_per_second"] > 0
         assert report["in_process"][row]["latency_ms"]["count"] >= 1
+        runs = [run[row]["postings_per_second"] for run in report["in_process_runs"]]
+        assert len(runs) == 2 and report["in_process"][row]["postings_per_second"] == max(runs)
 
     cells = {(cell["endpoint"], cell["concurrency"]): cell for cell in report["http"]}
     assert set(cells) == {("/v1/score", 1), ("/v1/score/batch", 1)}
