@@ -50,6 +50,8 @@ def test_a_short_run_reports_every_section(tiny_model_dir, tmp_path, capsys):
     report = json.loads(report_path.read_text())
     assert report["machine"]["model"]["version"] == "tiny-test"
     assert report["in_process"]["postings_per_second"] > 0
+    runs = [run["postings_per_second"] for run in report["in_process_runs"]]
+    assert len(runs) == 2 and report["in_process"]["postings_per_second"] == max(runs)
     cores = report["machine"]["usable_cores"]
     cells = {(cell["format"], cell["workers"]) for cell in report["file_command"]}
     assert ("jsonl", 1) in cells and ("parquet", cores) in cells and ("csv", cores) in cells
