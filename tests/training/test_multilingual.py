@@ -333,11 +333,7 @@ def test_embedding_cache_computes_each_text_once(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_slice_trains_a_component_that_scores_japanese_and_persian(tmp_path):
-    try:
-        root = data.data_dir()
-    except data.DataError as error:
-        pytest.skip(f"public data not available: {error}")
+def test_a_slice_trains_a_component_that_scores_japanese_and_persian(root, tmp_path):
     table = data.slice_occupations(data.load_tasks(root), 40)
     component, card = multilingual.train_multilingual(
         root,
@@ -376,11 +372,7 @@ def test_a_slice_trains_a_component_that_scores_japanese_and_persian(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_language_with_enough_calibration_postings_gets_its_own_coding(tmp_path):
-    try:
-        root = data.data_dir()
-    except data.DataError as error:
-        pytest.skip(f"public data not available: {error}")
+def test_a_language_with_enough_calibration_postings_gets_its_own_coding(root, tmp_path):
     table = data.slice_occupations(data.load_tasks(root), 20)
     # Postings of the slice's occupations in a language no route names ("xx" goes to "*": e5),
     # made of task statements: enough of them to fit, yet quick to embed.

@@ -84,14 +84,6 @@ def test_the_command_refuses_a_missing_data_directory(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-@pytest.fixture(scope="module")
-def root():
-    try:
-        return data.data_dir()
-    except data.DataError as error:
-        pytest.skip(f"public data not available: {error}")
-
-
 def test_every_gold_code_has_exposure_labels(root):
     table = data.load_tasks(root)
     missing = [t for t in read_titles() if t["soc_code"] not in table.occupations.index]

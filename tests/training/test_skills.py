@@ -216,11 +216,7 @@ def stand_in(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="module")
-def trained(stand_in) -> tuple[SkillModel, dict]:
-    try:
-        root = data.data_dir()
-    except data.DataError as error:
-        pytest.skip(f"public data not available: {error}")
+def trained(root, stand_in) -> tuple[SkillModel, dict]:
     table = data.slice_occupations(data.load_tasks(root), 120, seed=0)
     return train_skills(root, table, log=lambda message: None, folds=3, independent=stand_in)
 

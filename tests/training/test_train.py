@@ -12,11 +12,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    try:
-        root = data.data_dir()
-    except data.DataError as error:
-        pytest.skip(f"public data not available: {error}")
+def trained(root, tmp_path_factory):
     models_dir = tmp_path_factory.mktemp("models")
     code = train.main(
         [
