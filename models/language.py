@@ -20,6 +20,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -484,12 +485,14 @@ class CrossLingualExposure:
             missing = set(names) - set(heads)
             if missing:
                 raise ValueError(f"routes name heads {sorted(missing)} that were not fitted")
-        self.heads = heads
+        self.heads = {name: LinearHead.of(head) for name, head in heads.items()}
         self.specs = specs
         self.routes = routes
         self.occupations = occupations
         # Encoder -> binary head of P(automation | the duty is exposed), or none at all.
-        self.automation_heads = automation_heads or {}
+        self.automation_heads = {
+            name: LinearHead.of(head) for name, head in (automation_heads or {}).items()
+        }
         self._encoders: dict[str, Encoder] = {}
 
     def __getstate__(self) -> dict:
@@ -564,7 +567,10 @@ class CrossLingualExposure:
         """Return what the card records about this component."""
         described = {
             "encoders": {
-                name: {**_spec_dict(self.specs[name]), "head": type(head).__name__}
+                name: {
+                    **_spec_dict(self.specs[name]),
+                    "head": getattr(head, "estimator", type(head).__name__),
+                }
                 for name, head in self.heads.items()
             },
             "routes": {language: list(names) for language, names in self.routes.items()},
@@ -647,6 +653,42 @@ def posting_vector(embedded: np.ndarray) -> np.ndarray:
     best, or as well as any other.
     """
     return embedded[0] + (embedded[1:].mean(axis=0) if len(embedded) > 1 else 0.0)
+
+
+def softmax_rows(scores: np.ndarray) -> np.ndarray:
+    """Return the row-wise softmax of scores, computed in place as scikit-learn's softmax does."""
+    scores -= scores.max(axis=1).reshape((-1, 1))
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=1).reshape((-1, 1))
+    return scores
+
+
+class LinearHead:
+    """A fitted logistic regression over embeddings, kept as its numbers, without scikit-learn.
+
+    `predict_proba` gives the estimator's: the same product and softmax for more than two
+    classes; for two, the logistic function in NumPy where scikit-learn calls SciPy's, which can
+    differ in the last bit.
+    """
+
+    def __init__(self, classifier: Any):
+        self.estimator = type(classifier).__name__  # what was fitted, for the card
+        self.classes_ = classifier.classes_
+        self.coef_ = classifier.coef_
+        self.intercept_ = classifier.intercept_
+
+    @classmethod
+    def of(cls, classifier: Any) -> LinearHead:
+        """Return the classifier if it is one, else the head of a fitted LogisticRegression."""
+        return classifier if isinstance(classifier, LinearHead) else cls(classifier)
+
+    def predict_proba(self, embeddings: np.ndarray) -> np.ndarray:
+        """Return one probability per class for each row, in the order of `classes_`."""
+        scores = np.asarray(embeddings) @ self.coef_.T + self.intercept_
+        if len(self.classes_) > 2:
+            return softmax_rows(scores)
+        positive = 1.0 / (1.0 + np.exp(-scores.reshape(-1)))
+        return np.stack([1.0 - positive, positive], axis=1)
 
 
 def head_probabilities(head, embeddings: np.ndarray) -> np.ndarray:

@@ -26,17 +26,18 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import normalize
 
 from models.language import read_as_english
 from models.scorer import LABELS, Context, band
-from models.text import terms, tfidf_rows, word_tfidf
+from models.text import Tfidf, normalize_rows, terms, tfidf_rows, word_tfidf
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import Pipeline
 
 # An O*NET-SOC 2019 occupation code, e.g. 15-1252.00.
 CODE = re.compile(r"\d{2}-\d{4}\.\d{2}")
@@ -66,6 +67,9 @@ def clean_title(title: str) -> str:
 
 def title_vectorizers() -> tuple[TfidfVectorizer, TfidfVectorizer]:
     """Return unfitted word and character TF-IDF vectorizers for job titles."""
+    # Imported here: fitting needs scikit-learn, serving a saved model does not.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     words = word_tfidf(dtype=np.float32)
     # Character n-grams within words match abbreviations and variants ("Dev", "Developer").
     characters = TfidfVectorizer(
@@ -79,15 +83,7 @@ def description_vectorizer() -> TfidfVectorizer:
     return word_tfidf(min_df=2, dtype=np.float32)
 
 
-def _slim(vectorizer: TfidfVectorizer) -> TfidfVectorizer:
-    # stop_words_ holds every n-gram cut by min_df (megabytes, unused when transforming), and
-    # _stop_words_id is a memory address that would make each pickle's bytes differ.
-    vectorizer.stop_words_ = None
-    vars(vectorizer).pop("_stop_words_id", None)
-    return vectorizer
-
-
-def vectorize(vectorizer: TfidfVectorizer, texts: Sequence[str]) -> sp.csr_matrix:
+def vectorize(vectorizer: Tfidf | TfidfVectorizer, texts: Sequence[str]) -> sp.csr_matrix:
     """Return `vectorizer.transform(texts)` for a fitted sublinear, L2-normalised TF-IDF vectorizer.
 
     The same numbers without scikit-learn's per-call input validation, which costs about a
@@ -136,7 +132,7 @@ def similarity(queries: sp.csr_matrix, matrix: sp.csr_matrix) -> np.ndarray:
     return out
 
 
-def character_tfidf(vectorizer: TfidfVectorizer, texts: Sequence[str]) -> sp.csr_matrix:
+def character_tfidf(vectorizer: Tfidf | TfidfVectorizer, texts: Sequence[str]) -> sp.csr_matrix:
     """Return `vectorizer.transform(texts)` for a fitted char_wb TF-IDF vectorizer of titles.
 
     The same matrix, with the character n-grams of all texts counted by array operations instead
@@ -152,10 +148,12 @@ def character_tfidf(vectorizer: TfidfVectorizer, texts: Sequence[str]) -> sp.csr
         np.log(data, data)
         data += 1.0
     data *= vectorizer.idf_[counts.indices]
-    return normalize(counts, norm="l2", copy=False)
+    return normalize_rows(counts)
 
 
-def _character_counts(vectorizer: TfidfVectorizer, texts: Sequence[str]) -> sp.csr_matrix | None:
+def _character_counts(
+    vectorizer: Tfidf | TfidfVectorizer, texts: Sequence[str]
+) -> sp.csr_matrix | None:
     """Return CountVectorizer's sorted count matrix of texts for a char_wb vectorizer, or None.
 
     Each word, padded with a space on both sides, gives its character n-grams of every length in
@@ -248,7 +246,7 @@ def _character_counts(vectorizer: TfidfVectorizer, texts: Sequence[str]) -> sp.c
     )
 
 
-def _analyzer(vectorizer: TfidfVectorizer) -> Callable[[str], Sequence[str]]:
+def _analyzer(vectorizer: Tfidf | TfidfVectorizer) -> Callable[[str], Sequence[str]]:
     """Return the vectorizer's analyzer; word n-grams come from the scoring call's shared tokens."""
     plain_words = (
         vectorizer.analyzer == "word"
@@ -274,7 +272,7 @@ def _centroids(vectors: sp.csr_matrix, owners: np.ndarray, count: int) -> sp.csr
         (np.ones(len(owners), dtype=np.float32), (owners, np.arange(len(owners)))),
         shape=(count, len(owners)),
     )
-    return normalize(membership @ vectors).astype(np.float32).T.tocsr()
+    return normalize_rows(membership @ vectors).astype(np.float32).T.tocsr()
 
 
 class OccupationCoder:
@@ -305,17 +303,19 @@ class OccupationCoder:
         self.title_owners = np.asarray(title_owners, dtype=np.int32)
         self.titles = [clean_title(title) for title in titles]
         words, characters = title_vectorizers()
-        self.title_words = _slim(words.fit(self.titles))
-        self.title_characters = _slim(characters.fit(self.titles))
         self.title_centroids = _centroids(
-            self.title_words.transform(self.titles), self.title_owners, count
+            words.fit(self.titles).transform(self.titles), self.title_owners, count
         )
-        self.description_words = _slim(description_vectorizer().fit(documents))
+        descriptions = description_vectorizer().fit(documents)
         self.description_centroids = _centroids(
-            self.description_words.transform(documents),
+            descriptions.transform(documents),
             np.asarray(document_owners, dtype=np.int32),
             count,
         )
+        # Kept without scikit-learn, which a saved model then loads without.
+        self.title_words = Tfidf.of(words)
+        self.title_characters = Tfidf.of(characters.fit(self.titles))
+        self.description_words = Tfidf.of(descriptions)
         self._index_titles()
         return self
 
@@ -504,6 +504,33 @@ class OccupationTable:
         return self._task_order[self._task_starts[row] : self._task_starts[row + 1]]
 
 
+class Automation:
+    """Text -> P(automation | the duty is exposed), from a fitted Pipeline of a TF-IDF step named
+    "features" and a binary logistic regression named "classifier" (True = automation).
+
+    Its predict_proba without the per-call validation, and without scikit-learn once saved.
+    """
+
+    def __init__(self, pipeline: Pipeline):
+        steps = pipeline.named_steps
+        classifier = steps["classifier"]
+        self.features = Tfidf.of(steps["features"])
+        self.coef = classifier.coef_[0]
+        self.intercept = float(classifier.intercept_[0])
+        self.positive = bool(classifier.classes_[1])
+
+    @classmethod
+    def of(cls, model: Any) -> Automation:
+        """Return the model if it is one, else the one of a fitted Pipeline."""
+        return model if isinstance(model, Automation) else cls(model)
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        """Return each text's probability of automation."""
+        decision = vectorize(self.features, texts) @ self.coef + self.intercept
+        positive = 1.0 / (1.0 + np.exp(-decision))
+        return positive if self.positive else 1.0 - positive
+
+
 class OccupationModel:
     """The occupations component: coder, lenses, blend, review rule and automation classifier."""
 
@@ -511,7 +538,7 @@ class OccupationModel:
         self,
         table: OccupationTable,
         coder: OccupationCoder,
-        automation: Pipeline,
+        automation: Pipeline | Automation,
         blend: Blend,
         review: Review,
         publication: Publication,
@@ -520,9 +547,7 @@ class OccupationModel:
     ):
         self.table = table
         self.coder = coder
-        # Text -> P(automation | the duty is exposed): a Pipeline of a TF-IDF step named
-        # "features" and a binary logistic regression named "classifier" (True = automation).
-        self.automation = automation
+        self.automation = Automation.of(automation)
         self.blend = blend
         self.review = review
         self.publication = publication
@@ -615,12 +640,13 @@ class OccupationModel:
             "augmentation_share": _unit(gamma * (1.0 - share)),
         }
 
+    def __setstate__(self, state: dict) -> None:
+        # Models saved with the automation Pipeline itself: the same numbers.
+        vars(self).update(state)
+        self.automation = Automation.of(self.automation)
+
     def _automation_probability(self, texts: list[str]) -> np.ndarray:
-        # predict_proba of the binary logistic regression, without per-call validation.
-        features = vectorize(self.automation.named_steps["features"], texts)
-        classifier = self.automation.named_steps["classifier"]
-        positive = expit(features @ classifier.coef_[0] + classifier.intercept_[0])
-        return positive if classifier.classes_[1] else 1.0 - positive
+        return self.automation.predict(texts)
 
     def page(self, code: str) -> dict | None:
         """Return an occupation's page, or None for a code not in the table."""

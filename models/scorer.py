@@ -10,12 +10,6 @@ from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
-import sklearn
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.utils.extmath import softmax
-from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 from models import artifact
 from models.language import (
@@ -28,9 +22,10 @@ from models.language import (
     hashing_ahead,
     normalize_code,
     read_as_english,
+    softmax_rows,
 )
 from models.segment import Unit, segment
-from models.text import shared_tokens, terms
+from models.text import normalize_rows, shared_tokens, terms
 
 LABELS = ("E0", "E1", "E2")
 # Weight of each label in beta (Eloundou et al. 2023): E1 counts fully, E2 half.
@@ -136,13 +131,13 @@ class LinearText:
     """A fitted TF-IDF + multinomial logistic regression Pipeline, evaluated step by step.
 
     The same operations on the same arrays as `Pipeline.predict_proba` (counts in column order,
-    sublinear tf, idf, scikit-learn's own row normalisation, the sparse product, softmax), so the
+    sublinear tf, idf, scikit-learn's row normalisation, the sparse product, softmax), so the
     same probabilities to the last bit, without the vectorizer's and the classifier's per-call
-    checks, which take most of the time of scoring one posting's few texts. `of()` returns None
-    for any other estimator, which is then called as it is.
+    checks, which take most of the time of scoring one posting's few texts. Training saves the
+    exposure model in this form (`of`), so that serving never imports scikit-learn.
     """
 
-    def __init__(self, features: TfidfVectorizer, classifier: LogisticRegression):
+    def __init__(self, features: Any, classifier: Any):
         self.tokenizer = features.tokenizer
         self.ngram_range = tuple(features.ngram_range)
         self.sublinear_tf = bool(features.sublinear_tf)
@@ -152,10 +147,18 @@ class LinearText:
         # Row-major: scipy copies a column-major right operand (coef_.T) on every product.
         self.coef = np.ascontiguousarray(classifier.coef_.T)
         self.intercept = classifier.intercept_
+        self.classes_ = classifier.classes_
 
     @classmethod
     def of(cls, model: Any) -> "LinearText | None":
         """Return the direct evaluation of a Pipeline of this shape, else None."""
+        if isinstance(model, LinearText):
+            return model
+        # Only a model that is not one already needs scikit-learn, which then is loaded anyway.
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import Pipeline
+
         if not isinstance(model, Pipeline) or len(model.steps) != 2:
             return None
         features, classifier = (step for _, step in model.steps)
@@ -203,8 +206,8 @@ class LinearText:
             np.log(data, data)
             data += 1.0
         data *= self.idf[matrix.indices]
-        inplace_csr_row_normalize_l2(matrix)
-        return softmax(matrix @ self.coef + self.intercept, copy=False)
+        normalize_rows(matrix)
+        return softmax_rows(matrix @ self.coef + self.intercept)
 
 
 class Scorer:
@@ -261,6 +264,8 @@ class Scorer:
         # The texts are ours and the model's parameters were checked when it was fitted:
         # skipping scikit-learn's input and parameter checks changes no result and takes about
         # a fifth off this call.
+        import sklearn
+
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
             return self.model.predict_proba(list(texts))[:, self._columns]
 

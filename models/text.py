@@ -12,10 +12,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import scipy.sparse as sp
 import Stemmer
-from sklearn.feature_extraction.text import TfidfVectorizer
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _STEMMER = Stemmer.Stemmer("english")
@@ -123,9 +127,12 @@ def shared_tokens() -> Iterator[None]:
         _SHARED.reset(token)
 
 
-def word_tfidf(tokenizer: Callable[[str], list[str]] | None = None, **options) -> TfidfVectorizer:
+def word_tfidf(tokenizer: Callable[[str], list[str]] | None = None, **options) -> "TfidfVectorizer":
     """Return an unfitted TF-IDF of word 1-2-grams, sublinear, over `tokenizer` (default:
     `tokenize`); `options` (min_df, dtype, ...) go to TfidfVectorizer as they are."""
+    # Imported here: fitting needs scikit-learn, serving a saved model does not.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     return TfidfVectorizer(
         tokenizer=tokenizer or tokenize,
         token_pattern=None,
@@ -203,3 +210,165 @@ def tfidf_rows(
         divisors.append(norm if norm > 0 else 1.0)
     weights /= np.repeat(divisors, np.diff(indptr))
     return weights, index, indptr
+
+
+# Whitespace runs, which scikit-learn's char_wb analyzer reads as one space.
+_WHITE_SPACES = re.compile(r"\s\s+")
+# Rows of squares added at once by normalize_rows(), times their widest row: bounds its memory.
+_NORMALIZE_CELLS = 1 << 20
+
+
+class Tfidf:
+    """A fitted TF-IDF vectorizer as the scoring path reads it, without scikit-learn.
+
+    Made from a fitted `TfidfVectorizer` (`of`) of the two kinds the models use: word n-grams over
+    a tokenizer of ours, and lower-cased character n-grams within words (`char_wb`). It keeps the
+    vectorizer's attribute names, so code that reads a vectorizer reads it too, and `transform`
+    gives the vectorizer's matrix to the bit. A saved model made of these loads without importing
+    scikit-learn, which with the SciPy and pandas modules it imports takes about a second.
+    """
+
+    # The settings every Tfidf has; a vectorizer with others cannot become one.
+    input = "content"
+    preprocessor = None
+    strip_accents = None
+    stop_words = None
+    binary = False
+    use_idf = True
+    norm = "l2"
+
+    def __init__(
+        self,
+        analyzer: str,
+        ngram_range: tuple[int, int],
+        vocabulary: dict[str, int],
+        idf: np.ndarray,
+        tokenizer: Callable[[str], Sequence[str]] | None = None,
+        lowercase: bool = False,
+        sublinear_tf: bool = True,
+        dtype: Any = np.float64,
+    ):
+        if analyzer not in ("word", "char_wb"):
+            raise ValueError(f"Tfidf reads word or char_wb n-grams, not {analyzer!r}")
+        if analyzer == "word" and (not callable(tokenizer) or lowercase):
+            raise ValueError("a word Tfidf needs a tokenizer and lower-cases nothing itself")
+        self.analyzer = analyzer
+        self.ngram_range = tuple(ngram_range)
+        self.vocabulary_ = vocabulary
+        self.idf_ = idf
+        self.tokenizer = tokenizer
+        self.lowercase = lowercase
+        self.sublinear_tf = sublinear_tf
+        self.dtype = dtype
+
+    @classmethod
+    def of(cls, vectorizer: Any) -> "Tfidf":
+        """Return a fitted TfidfVectorizer's Tfidf; ValueError for settings it does not carry."""
+        plain = (
+            vectorizer.input == "content"
+            and vectorizer.preprocessor is None
+            and vectorizer.strip_accents is None
+            and vectorizer.stop_words is None
+            and not vectorizer.binary
+            and vectorizer.use_idf
+            and vectorizer.norm == "l2"
+            and hasattr(vectorizer, "vocabulary_")
+        )
+        if not plain:
+            raise ValueError("Tfidf carries fitted, idf-weighted, L2-normalised TF-IDF only")
+        return cls(
+            analyzer=vectorizer.analyzer,
+            ngram_range=vectorizer.ngram_range,
+            vocabulary=dict(vectorizer.vocabulary_),
+            idf=vectorizer.idf_,
+            tokenizer=vectorizer.tokenizer if vectorizer.analyzer == "word" else None,
+            lowercase=bool(vectorizer.lowercase),
+            sublinear_tf=bool(vectorizer.sublinear_tf),
+            dtype=vectorizer.dtype,
+        )
+
+    def build_analyzer(self) -> Callable[[str], Sequence[str]]:
+        """Return the function from a text to its n-grams, as the vectorizer's analyzer."""
+        if self.analyzer == "word":
+            tokenizer, ngram_range = self.tokenizer, self.ngram_range
+            return lambda text: ngrams(tokenizer(text), ngram_range)
+        low, high = self.ngram_range
+        lowercase = self.lowercase
+
+        def characters(text: str) -> list[str]:
+            # scikit-learn's _char_wb_ngrams, on its preprocessor's output.
+            grams: list[str] = []
+            for word in _WHITE_SPACES.sub(" ", text.lower() if lowercase else text).split():
+                word = f" {word} "
+                for n in range(low, high + 1):
+                    if len(word) <= n:  # a short word counts once, whole
+                        grams.append(word)
+                        break
+                    grams += [word[i : i + n] for i in range(len(word) - n + 1)]
+            return grams
+
+        return characters
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Return the TF-IDF matrix of texts: counts, sublinear tf, idf, rows of unit length."""
+        analyze, vocabulary = self.build_analyzer(), self.vocabulary_
+        columns: list[int] = []
+        counts: list[int] = []
+        indptr = [0]
+        for text in texts:
+            found = Counter(map(vocabulary.get, analyze(text)))
+            found.pop(None, None)
+            columns += found.keys()
+            counts += found.values()
+            indptr.append(len(columns))
+        matrix = sp.csr_matrix(
+            (
+                np.array(counts, dtype=self.dtype),
+                np.array(columns, dtype=np.int32),
+                np.array(indptr, dtype=np.int32),
+            ),
+            shape=(len(texts), len(self.idf_)),
+        )
+        matrix.sort_indices()
+        data = matrix.data
+        if self.sublinear_tf:
+            np.log(data, data)
+            data += 1.0
+        data *= self.idf_[matrix.indices]
+        return normalize_rows(matrix)
+
+
+def normalize_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """Scale each row of a CSR matrix to unit L2 norm, in place, and return it.
+
+    The same numbers as scikit-learn's `normalize(matrix, copy=False)`, to the bit: each row's
+    squares, in the data's precision, are added in order in double precision (a cumulative sum
+    over the row, padded with zeros, which add nothing), and each value is divided by the root in
+    double precision. An all-zero row stays as it is.
+    """
+    data, indptr = matrix.data, matrix.indptr
+    lengths = np.diff(indptr)
+    rows = len(lengths)
+    if not data.size:
+        return matrix
+    squares = (data * data).astype(np.float64)
+    sums = np.zeros(rows)
+    # Rows in order of length, added in blocks that fit the bound at their widest row.
+    order = np.argsort(lengths, kind="stable")
+    widths = np.maximum(lengths[order], 1)
+    start = 0
+    while start < rows:
+        fits = np.arange(1, rows - start + 1) * widths[start:] <= _NORMALIZE_CELLS
+        stop = start + max(int(np.argmin(fits)) if not fits.all() else len(fits), 1)
+        block = order[start:stop]
+        spans = lengths[block]
+        firsts = np.repeat(indptr[block], spans)
+        offsets = np.arange(int(spans.sum())) - np.repeat(np.cumsum(spans) - spans, spans)
+        padded = np.zeros((len(block), int(widths[stop - 1])))
+        padded[np.repeat(np.arange(len(block)), spans), offsets] = squares[firsts + offsets]
+        sums[block] = np.cumsum(padded, axis=1)[:, -1]
+        start = stop
+    norms = np.sqrt(sums)
+    norms[sums == 0.0] = 1.0
+    data[:] = data / np.repeat(norms, lengths)
+    return matrix

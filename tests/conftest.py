@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from models import artifact
+from models.scorer import LinearText
 from training.estimator import fit
 
 # Hand-written duties in the style of O*NET task statements, labelled by the Eloundou rubric.
@@ -60,5 +61,5 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     texts, labels = zip(*TINY_EXAMPLES, strict=True)
     model = fit(pd.DataFrame({"text": texts, "label": labels}))
     directory = tmp_path_factory.mktemp("models") / TINY_CARD["version"]
-    artifact.save({"exposure": model}, TINY_CARD, directory)
+    artifact.save({"exposure": LinearText.of(model)}, TINY_CARD, directory)
     return directory

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from models import artifact, registry
-from models.scorer import BETA_WEIGHTS, LABELS, Scorer
+from models.scorer import BETA_WEIGHTS, LABELS, LinearText, Scorer
 from training import data, estimator, evaluate, multilingual, report, userdata
 from training import occupations as occupation_training
 from training import skills as skill_training
@@ -218,7 +218,8 @@ def train(
     # Enrichers run in this order: occupations first, since later ones may read what it found.
     # The multilingual component has no `enrich`; the Scorer routes non-English duties to it.
     components = {
-        "exposure": model,
+        # The fitted numbers without scikit-learn's objects, so that serving need not import it.
+        "exposure": LinearText.of(model) or model,
         "occupations": occupation_model,
         "skills": skill_model,
         "multilingual": multilingual_model,

@@ -1,5 +1,8 @@
 import json
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -7,6 +10,8 @@ import pytest
 
 from models import artifact, registry
 from models.scorer import Scorer
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -79,7 +84,7 @@ def test_a_saved_model_loads_with_writable_arrays_and_the_same_scores(tiny_model
     stored = joblib.load(tmp_path / "again" / "model.joblib")
     assert isinstance(stored, artifact.Pickled) and stored.buffers
     loaded, _ = artifact.load(tmp_path / "again")
-    arrays = [value for value in vars(loaded["exposure"].steps[-1][1]).values()]
+    arrays = list(vars(loaded["exposure"]).values())
     assert any(isinstance(array, np.ndarray) and array.flags.writeable for array in arrays)
     posting = {"title": "Translator", "description": "- Translate manuals\n- Proofread text"}
     assert _same_scores(Scorer.load(tiny_model_dir), Scorer.load(tmp_path / "again"), posting)
@@ -94,3 +99,38 @@ def test_a_file_holding_the_model_itself_still_loads(tiny_model_dir, tmp_path):
     (folder / "card.json").write_text(json.dumps(saved))
     posting = {"title": "Support agent", "description": "Answer customer emails and chats."}
     assert _same_scores(Scorer.load(tiny_model_dir), Scorer.load(folder), posting)
+
+
+def test_an_estimator_pickled_by_another_scikit_learn_version_is_refused(model_copy):
+    from sklearn.linear_model import LogisticRegression
+
+    components, card = artifact.load(model_copy)
+    estimator = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+    pickled = artifact.Pickled.of({**components, "extra": estimator})
+    installed = artifact.scikit_learn_version().encode()
+    other = b"0" * len(installed)  # a version string of the same length keeps the pickle valid
+    assert pickled.stream.count(installed) == 1
+    stream = pickled.stream.replace(installed, other)
+    joblib.dump(artifact.Pickled(stream, pickled.buffers), model_copy / "model.joblib")
+    card["artifact"]["sha256"] = artifact.sha256(model_copy / "model.joblib")
+    (model_copy / "card.json").write_text(json.dumps(card))
+    with pytest.raises(artifact.ArtifactError, match="Trying to unpickle estimator"):
+        artifact.load(model_copy)
+
+
+def test_the_shipped_default_model_serves_without_importing_scikit_learn():
+    # A fresh interpreter: this one has imported scikit-learn for the tests' tiny model.
+    program = (
+        "import sys\n"
+        "from models import registry\n"
+        "from models.scorer import Scorer\n"
+        "scorer = Scorer.load(registry.default_dir())\n"
+        "result = scorer.score('Translator', 'Post-edit the DeepL translation of our manual.')\n"
+        "assert result['skills'] and result['occupations']\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in "
+        "('sklearn', 'pandas')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

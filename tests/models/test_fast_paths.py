@@ -1,8 +1,11 @@
 """The serving fast paths give exactly what the plain paths they replace give.
 
 Each reference below is the code (scikit-learn's, or this project's before it was made faster)
-that a fast path stands in for. The full results of the shipped default model on the realistic
-postings must be identical, to the last digit, with every fast path switched off.
+that a fast path stands in for. The shipped model holds its fitted numbers in classes of its own
+(`LinearText`, `Tfidf`), which scoring reads without scikit-learn; the references rebuild
+scikit-learn's fitted objects from those numbers. The full results of the shipped default model
+on the realistic postings must be identical, to the last digit, with every fast path switched
+off.
 """
 
 import contextlib
@@ -21,6 +24,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import sklearn
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
 
 from models import language, occupations, registry, scorer, skills, text
 from models.scorer import LinearText, Scorer
@@ -63,12 +69,50 @@ def texts(postings) -> list[str]:
 # --- References -------------------------------------------------------------------------------
 
 
+def sklearn_vectorizer(tfidf: text.Tfidf) -> TfidfVectorizer:
+    """Return the fitted TfidfVectorizer a Tfidf was made from, rebuilt from its numbers."""
+    words = tfidf.analyzer == "word"
+    vectorizer = TfidfVectorizer(
+        analyzer=tfidf.analyzer,
+        tokenizer=tfidf.tokenizer if words else None,
+        token_pattern=None if words else r"(?u)\b\w\w+\b",
+        lowercase=tfidf.lowercase,
+        ngram_range=tfidf.ngram_range,
+        sublinear_tf=tfidf.sublinear_tf,
+        dtype=tfidf.dtype,
+        vocabulary=tfidf.vocabulary_,
+    )
+    vectorizer.idf_ = tfidf.idf_
+    return vectorizer
+
+
+def sklearn_pipeline(linear: LinearText) -> Pipeline:
+    """Return the fitted Pipeline a LinearText was made from, rebuilt from its numbers."""
+    features = sklearn_vectorizer(
+        text.Tfidf(
+            "word",
+            linear.ngram_range,
+            linear.vocabulary,
+            linear.idf,
+            tokenizer=linear.tokenizer,
+            sublinear_tf=linear.sublinear_tf,
+            dtype=linear.dtype,
+        )
+    )
+    classifier = LogisticRegression()
+    classifier.coef_ = np.ascontiguousarray(linear.coef.T)
+    classifier.intercept_ = linear.intercept
+    classifier.classes_ = linear.classes_
+    classifier.n_features_in_ = len(linear.idf)
+    return Pipeline([("features", features), ("classifier", classifier)])
+
+
 def reference_tokenize(value: str) -> list[str]:
     return [text._stem(word) for word in text._TOKEN.findall(text.strip_lead_in(value).lower())]
 
 
 def reference_vectorize(vectorizer, values) -> sp.csr_matrix:
-    analyze = vectorizer.build_analyzer()
+    analyze = sklearn_vectorizer(vectorizer).build_analyzer()
     vocabulary = vectorizer.vocabulary_
     idf = vectorizer.idf_
     indptr, indices, rows = [0], [], []
@@ -170,6 +214,7 @@ def matchers(model: skills.SkillModel) -> list[skills.Matcher]:
 def plain_paths(model: Scorer):
     """Switch every fast path of the scorer off, for the references above."""
     with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(model, "model", sklearn_pipeline(model.model))
         patch.setattr(model, "_linear", None)
         patch.setattr(scorer, "shared_tokens", contextlib.nullcontext)
         patch.setattr(scorer, "detect", reference_detect)
@@ -201,7 +246,8 @@ def test_results_are_identical_with_the_fast_paths_switched_off(default_scorer, 
 def test_the_title_index_is_the_vectorizers_matrix(default_scorer):
     coder = default_scorer.components["occupations"].coder
     order = np.argsort(coder.title_owners, kind="stable")
-    expected = coder.title_characters.transform([coder.titles[i] for i in order]).T.tocsr()
+    titles = [coder.titles[i] for i in order]
+    expected = sklearn_vectorizer(coder.title_characters).transform(titles).T.tocsr()
     assert_same_sparse(coder._title_matrix, expected)
 
 
@@ -216,12 +262,23 @@ def assert_same_sparse(actual, expected) -> None:
     assert np.array_equal(actual.data, expected.data)
 
 
+def test_the_shipped_model_holds_its_numbers_without_scikit_learn(default_scorer):
+    assert type(default_scorer.model) is LinearText
+    model = default_scorer.components["occupations"]
+    coder = model.coder
+    for vectorizer in (coder.title_words, coder.title_characters, coder.description_words):
+        assert type(vectorizer) is text.Tfidf
+    assert type(model.automation) is occupations.Automation
+    assert type(model.automation.features) is text.Tfidf
+
+
 def test_linear_text_gives_the_pipelines_probabilities(default_scorer, texts):
-    linear = LinearText.of(default_scorer.model)
+    pipeline = sklearn_pipeline(default_scorer.model)
+    linear = LinearText.of(pipeline)
     assert linear is not None
     with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-        expected = default_scorer.model.predict_proba(texts)
-        one_by_one = [default_scorer.model.predict_proba([value]) for value in texts[:50]]
+        expected = pipeline.predict_proba(texts)
+        one_by_one = [pipeline.predict_proba([value]) for value in texts[:50]]
     assert np.array_equal(linear.predict_proba(texts), expected)
     with text.shared_tokens():
         assert np.array_equal(linear.predict_proba(texts), expected)
@@ -231,8 +288,43 @@ def test_linear_text_gives_the_pipelines_probabilities(default_scorer, texts):
 
 def test_linear_text_leaves_other_estimators_to_scikit_learn(default_scorer):
     assert LinearText.of(default_scorer.components["occupations"]) is None
-    automation = default_scorer.components["occupations"].automation  # binary
-    assert LinearText.of(automation) is None
+    binary = Pipeline([("features", text.word_tfidf()), ("classifier", LogisticRegression())])
+    binary.fit(["write articles", "lay bricks", "edit copy", "pour concrete"], [1, 0, 1, 0])
+    assert LinearText.of(binary) is None
+
+
+@pytest.mark.parametrize("name", ["title_words", "title_characters", "description_words"])
+def test_tfidf_gives_the_vectorizers_matrix(default_scorer, texts, name):
+    tfidf = getattr(default_scorer.components["occupations"].coder, name)
+    vectorizer = sklearn_vectorizer(tfidf)
+    values = [*texts, "Ωmega  Σίσυφος\tİstanbul", "ＡＩ  engineer", "a b", "déjà vu 🙂"]
+    assert tfidf.build_analyzer()(values[0]) == vectorizer.build_analyzer()(values[0])
+    assert_same_sparse(tfidf.transform(values), vectorizer.transform(values))
+    assert tfidf.transform([]).shape == (0, len(tfidf.idf_))  # scikit-learn refuses no texts
+
+
+def test_tfidf_refuses_settings_it_does_not_carry():
+    vectorizer = text.word_tfidf(binary=True).fit(["write articles", "edit copy"])
+    with pytest.raises(ValueError, match="Tfidf carries"):
+        text.Tfidf.of(vectorizer)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normalize_rows_gives_scikit_learns_numbers(dtype, monkeypatch):
+    from sklearn.preprocessing import normalize
+
+    monkeypatch.setattr(text, "_NORMALIZE_CELLS", 300)  # many blocks
+    rng = np.random.default_rng(7)
+    for seed in range(60):
+        matrix = sp.random(
+            int(rng.integers(1, 60)), 500, density=rng.uniform(0.0, 0.4), format="csr",
+            dtype=dtype, random_state=seed,
+        )  # fmt: skip
+        matrix.data = (rng.random(matrix.nnz) * rng.choice([1e-3, 1.0, 1e3], matrix.nnz)).astype(
+            dtype
+        )
+        expected = normalize(matrix.copy(), copy=False)
+        assert_same_sparse(text.normalize_rows(matrix.copy()), expected)
 
 
 def test_vectorize_gives_the_reference_rows(default_scorer, texts):
@@ -243,7 +335,7 @@ def test_vectorize_gives_the_reference_rows(default_scorer, texts):
         assert_same_sparse(occupations.vectorize(vectorizer, texts), expected)
         with text.shared_tokens():
             assert_same_sparse(occupations.vectorize(vectorizer, texts), expected)
-    features = model.automation.named_steps["features"]
+    features = model.automation.features
     assert_same_sparse(
         occupations.vectorize(features, texts[:7]), reference_vectorize(features, texts[:7])
     )
@@ -349,7 +441,7 @@ def test_every_mark_holds_one_of_its_signs():
 
 
 def test_character_tfidf_gives_the_vectorizers_matrix(default_scorer):
-    vectorizer = default_scorer.components["occupations"].coder.title_characters
+    vectorizer = sklearn_vectorizer(default_scorer.components["occupations"].coder.title_characters)
     values = [
         "", "   ", "a", "Ωmega Σίσυφος İstanbul", "ＡＩ engineer", "x\x00y", "dev\tops\n\nlead",
         "déjà vu", "🙂 emoji dev", "C++/C# .NET developer", "Software Engineer II",

@@ -329,3 +329,22 @@ def test_automation_heads_judge_duties_in_other_languages(component):
     old = CrossLingualExposure.__new__(CrossLingualExposure)
     old.__setstate__(state)
     assert old.automation_probabilities(texts, "ja") is None
+
+
+@pytest.mark.parametrize("classes", [["E0", "E1", "E2"], [False, True]])
+def test_a_linear_head_gives_the_logistic_regressions_probabilities(classes):
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    embeddings = rng.normal(size=(60, 16)).astype(np.float32)
+    labels = [classes[i % len(classes)] for i in range(len(embeddings))]
+    classifier = LogisticRegression(max_iter=500).fit(embeddings, labels)
+    head = language.LinearHead.of(pickle.loads(pickle.dumps(classifier)))
+    assert language.LinearHead.of(head) is head
+    assert list(head.classes_) == list(classifier.classes_)
+    expected = classifier.predict_proba(embeddings)
+    if len(classes) > 2:
+        assert np.array_equal(head.predict_proba(embeddings), expected)
+    else:  # NumPy's exp where scikit-learn calls SciPy's logistic function: the last bit may differ
+        last_bit = np.finfo(expected.dtype).eps
+        np.testing.assert_allclose(head.predict_proba(embeddings), expected, rtol=0, atol=last_bit)

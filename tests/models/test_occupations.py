@@ -320,7 +320,7 @@ def test_vectorize_equals_the_vectorizers_own_transform(occupation_model):
         coder.title_words,
         coder.title_characters,
         coder.description_words,
-        occupation_model.automation.named_steps["features"],
+        occupation_model.automation.features,
     ):
         np.testing.assert_allclose(
             vectorize(vectorizer, texts).toarray(), vectorizer.transform(texts).toarray(), atol=1e-6
@@ -328,6 +328,20 @@ def test_vectorize_equals_the_vectorizers_own_transform(occupation_model):
 
 
 def test_the_automation_probability_is_the_pipelines(occupation_model):
+    examples, targets = zip(*AUTOMATION_EXAMPLES, strict=True)
+    pipeline = build_automation_pipeline().fit(list(examples), list(targets))
     texts = ["Translate a manual", "Advise customers", "Load trucks"]
-    expected = occupation_model.automation.predict_proba(texts)[:, 1]
+    expected = pipeline.predict_proba(texts)[:, 1]
     np.testing.assert_allclose(occupation_model._automation_probability(texts), expected)
+
+
+def test_a_model_saved_with_the_automation_pipeline_still_loads(occupation_model):
+    examples, targets = zip(*AUTOMATION_EXAMPLES, strict=True)
+    pipeline = build_automation_pipeline().fit(list(examples), list(targets))
+    old = pickle.loads(pickle.dumps(occupation_model))
+    old.automation = pipeline
+    loaded = pickle.loads(pickle.dumps(old))
+    texts = ["Translate a manual", "Load trucks"]
+    np.testing.assert_array_equal(
+        loaded._automation_probability(texts), occupation_model._automation_probability(texts)
+    )

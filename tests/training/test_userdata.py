@@ -313,7 +313,7 @@ def test_trains_on_user_data_alone(public_data, tmp_path):
     assert card["data"]["user"]["only"] is True
     # The public tasks only evaluated it: the model's vocabulary is the user's.
     scorer = Scorer.load(registry.default_dir(tmp_path))
-    vocabulary = scorer.model.named_steps["features"].vocabulary_
+    vocabulary = scorer.model.vocabulary
     assert "shingl" in vocabulary  # stemmed, from the example file
     assert len(vocabulary) < 1000
     assert card["evaluation"]["held_out"]["tasks"] > 0
