@@ -381,6 +381,7 @@ class Skill:
     # Defaults, so that a taxonomy pickled before these fields existed still loads.
     needs_ai: frozenset[str] = frozenset()
     object_of: tuple[str, ...] = ()
+    proper_names: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -571,6 +572,10 @@ def _parse_skill(
     _check_ambiguous(ambiguous, terms, where, errors)
     needs_ai = _strings(entry.get("needs_ai", []), f"{where}: needs_ai", errors)
     _check_ambiguous(needs_ai, terms, where, errors)
+    proper_names = _strings(entry.get("proper_names", []), f"{where}: proper_names", errors)
+    for term in proper_names:
+        if term not in ambiguous or not _is_latin(term):
+            errors.append(f"{where}: proper name {term!r} is not one of its Latin ambiguous terms")
     cues = _languages(entry.get("cues"), f"{where}: cues", errors)
     object_of = _strings(entry.get("object_of", []), f"{where}: object_of", errors)
     if len(errors) > count:
@@ -586,6 +591,7 @@ def _parse_skill(
         cues=cues,
         needs_ai=frozenset(needs_ai),
         object_of=tuple(object_of),
+        proper_names=frozenset(proper_names),
     )
 
 
@@ -664,6 +670,7 @@ class Lexicon:
 
     # Defaults for a lexicon pickled before these attributes existed: it judges as it did then.
     needs_ai: frozenset[str] = frozenset()
+    proper_names: frozenset[str] = frozenset()
     topic: Matcher | None = None
     competence: Matcher | None = None
 
@@ -672,12 +679,15 @@ class Lexicon:
         ambiguous: set[str] = set()
         generic: set[str] = set()
         needs_ai: set[str] = set()
+        proper_names: set[str] = set()
         for skill in taxonomy.skills:
             for term in _all(skill.terms):
                 infos.setdefault(_canonical(term), set()).add(skill.id)
             ambiguous |= {_canonical(term) for term in skill.ambiguous | skill.needs_ai}
             needs_ai |= {_canonical(term) for term in skill.needs_ai}
+            proper_names |= {_canonical(term) for term in skill.proper_names}
         self.needs_ai = frozenset(needs_ai)
+        self.proper_names = frozenset(proper_names)
         for term in _all(taxonomy.generic_terms):
             key = _canonical(term)
             infos.setdefault(key, set())
@@ -772,16 +782,23 @@ class Lexicon:
             info = self.infos[match.key]
             # An ambiguous term counts with an AI word that is not itself, another AI term, or
             # a second ambiguous AI name ("Claude and Gemini").
+            # A proper name written in lower case is the common word ("can whisper softly in
+            # a warm voice") unless another AI term is there: context words do not confirm it.
+            common_word = match.key in self.proper_names and text[match.start].islower()
             confirmed = (
                 not info.ambiguous
                 or plain
                 or len(ambiguous_keys) > 1
-                or any(c.end <= match.start or c.start >= match.end for c in contexts)
+                or (
+                    not common_word
+                    and any(c.end <= match.start or c.start >= match.end for c in contexts)
+                )
                 or (
                     foreign
                     and match.key not in self.needs_ai
                     and _is_latin(text[match.start : match.end])
                 )
+                or (match.key in self.proper_names and _named(text, match.start))
             )
             clause = _clause(breaks, match.start, match.end, len(folded))
             polarity = self._polarity(folded, cased, clause, match.start, match.end)
@@ -1212,6 +1229,11 @@ def _clause(breaks: list[int], start: int, end: int, length: int) -> tuple[int, 
     before = [b for b in breaks if b <= start]
     after = [b for b in breaks if b >= end]
     return (before[-1] if before else 0, after[0] if after else length)
+
+
+def _named(text: str, start: int) -> bool:
+    """Tell whether the word at start is capitalised after the first word of its sentence."""
+    return text[start].isupper() and _WORD.search(text, 0, start) is not None
 
 
 def _mostly_latin(text: str) -> bool:

@@ -157,6 +157,10 @@ def _unknown_needs_ai(document):
     document["skills"][0]["needs_ai"] = ["Clippy"]
 
 
+def _proper_name_not_ambiguous(document):
+    document["skills"][0]["proper_names"] = ["Prompt Engineering"]
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -171,6 +175,10 @@ def _unknown_needs_ai(document):
         (_unknown_fallback, "generic.fallback: 'ai_everything' is not a skill id"),
         (_unknown_object_of, "object_of names 'ai_everything', not another skill"),
         (_unknown_needs_ai, "ambiguous term 'Clippy' is not one of its terms"),
+        (
+            _proper_name_not_ambiguous,
+            "proper name 'Prompt Engineering' is not one of its Latin ambiguous terms",
+        ),
     ],
 )
 def test_a_bad_taxonomy_is_refused_naming_the_entry(change, message):
@@ -298,13 +306,33 @@ def test_a_term_counts_only_as_what_it_names_in_its_sentence(lexicon, text, skil
         ("Cursorでテストコードを書いていただきます。", {"ai_assisted_coding"}),
         ("آشنایی با Cursor برای توسعه فرانت اند", {"ai_assisted_coding"}),
         ("カーソルを合わせるとメニューが開きます。", set()),
-        ("Move the Cursor over the button to open the menu.", set()),
+        ("Move the cursor over the button to open the menu.", set()),
         # ...but a tool that is the skill only with AI in the flow still needs the AI.
         ("Zapierでスプレッドシートとチャットワークを連携する作業です。", set()),
         ("اتوماسیون ارسال فاکتور با Zapier", set()),
+        # Persian and Japanese spellings of the assistants' names.
+        ("نوشتن مقاله وبلاگ با اوپن‌ای‌آی", {"ai_assisted_writing"}),
+        ("کار با Copilot مایکروسافت در ورد و اکسل", {"generative_ai_tools"}),
+        ("ディープシークでブログ記事を下書きしていただきます。", {"ai_assisted_writing"}),
     ],
 )
 def test_a_latin_name_in_japanese_or_persian_text_is_the_product(lexicon, text, skills):
+    assert mentioned(lexicon, text) == skills
+
+
+@pytest.mark.parametrize(
+    ("text", "skills"),
+    [
+        ("Use Perplexity to research competitors.", {"ai_research_synthesis"}),
+        ("Generate subtitles for our lectures using Whisper.", {"generative_audio_video"}),
+        ("Comfortable coding in Cursor or Windsurf.", {"ai_assisted_coding"}),
+        # The common word, and a capital that only starts the sentence.
+        ("The perplexity of the results surprised the team.", set()),
+        ("Voice actor who can whisper softly for ASMR videos.", set()),
+        ("Whisper softly into the microphone for ASMR videos.", set()),
+    ],
+)
+def test_a_capitalised_tool_name_inside_a_sentence_is_the_product(lexicon, text, skills):
     assert mentioned(lexicon, text) == skills
 
 
