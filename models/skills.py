@@ -22,6 +22,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -382,6 +383,7 @@ class Skill:
     needs_ai: frozenset[str] = frozenset()
     object_of: tuple[str, ...] = ()
     proper_names: frozenset[str] = frozenset()
+    adding_cues: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -577,6 +579,7 @@ def _parse_skill(
         if term not in ambiguous or not _is_latin(term):
             errors.append(f"{where}: proper name {term!r} is not one of its Latin ambiguous terms")
     cues = _languages(entry.get("cues"), f"{where}: cues", errors)
+    adding_cues = _languages(entry.get("adding_cues", {}), f"{where}: adding_cues", errors)
     object_of = _strings(entry.get("object_of", []), f"{where}: object_of", errors)
     if len(errors) > count:
         return None
@@ -592,6 +595,7 @@ def _parse_skill(
         needs_ai=frozenset(needs_ai),
         object_of=tuple(object_of),
         proper_names=frozenset(proper_names),
+        adding_cues=adding_cues,
     )
 
 
@@ -671,6 +675,7 @@ class Lexicon:
     # Defaults for a lexicon pickled before these attributes existed: it judges as it did then.
     needs_ai: frozenset[str] = frozenset()
     proper_names: frozenset[str] = frozenset()
+    adding_cues: Mapping[str, Matcher] = MappingProxyType({})
     topic: Matcher | None = None
     competence: Matcher | None = None
 
@@ -704,6 +709,11 @@ class Lexicon:
             skill.id: Matcher(_all(skill.cues), prefix=True)
             for skill in taxonomy.skills
             if any(skill.cues.values())
+        }
+        self.adding_cues = {
+            skill.id: Matcher(_all(skill.adding_cues), prefix=True)
+            for skill in taxonomy.skills
+            if any(skill.adding_cues.values())
         }
         self.fallback = taxonomy.fallback
         self.context = Matcher(_all(taxonomy.ai_context))
@@ -868,7 +878,8 @@ class Lexicon:
         return False
 
     def attribute(self, text: str) -> list[str]:
-        """Return the skills whose cues a sentence has most of, or the fallback skill."""
+        """Return the skills whose cues a sentence has most of, or the fallback skill, and the
+        skills whose adding cues it has ("SEO articles" are writing and marketing)."""
         folded = fold(text)
         cased = _fold_case_kept(text)
         found = {skill: matcher.find(text, folded, cased) for skill, matcher in self.cues.items()}
@@ -888,7 +899,10 @@ class Lexicon:
         best = max(counts.values(), default=0)
         if best == 0:
             return [self.fallback]
-        return [skill for skill, count in counts.items() if count == best]
+        adding = {
+            skill for skill, matcher in self.adding_cues.items() if matcher.search(text, folded)
+        }
+        return [skill for skill, count in counts.items() if count == best or skill in adding]
 
 
 # --- Inferred-skill features ------------------------------------------------------------------

@@ -379,6 +379,20 @@ def test_a_cue_inside_a_longer_cue_of_another_skill_counts_for_that_skill(taxono
 
 
 @pytest.mark.parametrize(
+    ("text", "skills"),
+    [
+        ("Write SEO blog posts with ChatGPT.", {"ai_assisted_writing", "ai_marketing_seo"}),
+        ("生成AIを使ったSEO記事の作成", {"ai_assisted_writing", "ai_marketing_seo"}),
+        ("نوشتن مقالات سئو با ChatGPT", {"ai_assisted_writing", "ai_marketing_seo"}),
+        ("Write blog posts with ChatGPT.", {"ai_assisted_writing"}),
+        ("Plan our SEO strategy with AI tools.", {"ai_marketing_seo"}),
+    ],
+)
+def test_seo_adds_marketing_beside_the_work_it_is_for(lexicon, text, skills):
+    assert mentioned(lexicon, text) == skills
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "No AI-generated content.",
