@@ -200,6 +200,8 @@ REQUIREMENT_OPENERS = (
     "understanding of", "working knowledge", "hands-on experience", "background in",
     "expertise in", "you will have", "you'll have", "you should have", "you must",
     "candidates must", "applicants must",
+    # A nice-to-have, not a pay bonus: "Bonus if you know Stable Diffusion".
+    "bonus if", "bonus points", "it's a bonus if", "a plus if",
 )
 BENEFIT_OPENERS = (
     "we offer", "we provide", "you will receive", "you'll receive", "you will get", "you'll get",

@@ -22,6 +22,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -81,6 +82,8 @@ _ARABIC_LETTER = "\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff"
 _LATIN_EDGE = "A-Za-z0-9"
 _WORD = re.compile(r"[^\W_]+")
 _CLAUSE_MARK = re.compile(r"[;；؛]")
+# What may stand between a Japanese term and a topic phrase after it ("AIの歴史について").
+_NEAR_AFTER = re.compile(r"[^\s、。,.!?！？]{0,4}")
 
 
 class TaxonomyError(ValueError):
@@ -376,6 +379,11 @@ class Skill:
     terms: dict[str, tuple[str, ...]]
     ambiguous: frozenset[str]
     cues: dict[str, tuple[str, ...]]
+    # Defaults, so that a taxonomy pickled before these fields existed still loads.
+    needs_ai: frozenset[str] = frozenset()
+    object_of: tuple[str, ...] = ()
+    proper_names: frozenset[str] = frozenset()
+    adding_cues: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -420,6 +428,8 @@ class Taxonomy:
 
 
 POLICY_KEYS = ("prohibit", "negate", "needed", "before", "after", "except", "clause_breaks")
+# Policy lists a skills file may leave out.
+OPTIONAL_POLICY_KEYS = ("topic", "competence")
 
 
 def load_taxonomy(
@@ -482,6 +492,12 @@ def parse_taxonomy(
     policy = {
         key: _languages(policy_document.get(key), f"policy.{key}", errors) for key in POLICY_KEYS
     }
+    for key in OPTIONAL_POLICY_KEYS:
+        policy[key] = _languages(policy_document.get(key, {}), f"policy.{key}", errors)
+    for skill in skills:
+        for other in skill.object_of:
+            if other not in named or other == skill.id:
+                errors.append(f"skill {skill.id!r}: object_of names {other!r}, not another skill")
 
     glossary_document = document.get("glossary")
     glossary: dict[str, dict[str, str]] = {}
@@ -556,7 +572,15 @@ def _parse_skill(
     terms = _languages(entry.get("terms"), f"{where}: terms", errors, non_empty=True)
     ambiguous = _strings(entry.get("ambiguous", []), f"{where}: ambiguous", errors)
     _check_ambiguous(ambiguous, terms, where, errors)
+    needs_ai = _strings(entry.get("needs_ai", []), f"{where}: needs_ai", errors)
+    _check_ambiguous(needs_ai, terms, where, errors)
+    proper_names = _strings(entry.get("proper_names", []), f"{where}: proper_names", errors)
+    for term in proper_names:
+        if term not in ambiguous or not _is_latin(term):
+            errors.append(f"{where}: proper name {term!r} is not one of its Latin ambiguous terms")
     cues = _languages(entry.get("cues"), f"{where}: cues", errors)
+    adding_cues = _languages(entry.get("adding_cues", {}), f"{where}: adding_cues", errors)
+    object_of = _strings(entry.get("object_of", []), f"{where}: object_of", errors)
     if len(errors) > count:
         return None
     return Skill(
@@ -568,6 +592,10 @@ def _parse_skill(
         terms=terms,
         ambiguous=frozenset(ambiguous),
         cues=cues,
+        needs_ai=frozenset(needs_ai),
+        object_of=tuple(object_of),
+        proper_names=frozenset(proper_names),
+        adding_cues=adding_cues,
     )
 
 
@@ -644,14 +672,27 @@ def _all(terms: Mapping[str, Sequence[str]]) -> list[str]:
 class Lexicon:
     """The compiled lexicon of a taxonomy: terms, cues, AI context and policy phrases."""
 
+    # Defaults for a lexicon pickled before these attributes existed: it judges as it did then.
+    needs_ai: frozenset[str] = frozenset()
+    proper_names: frozenset[str] = frozenset()
+    adding_cues: Mapping[str, Matcher] = MappingProxyType({})
+    topic: Matcher | None = None
+    competence: Matcher | None = None
+
     def __init__(self, taxonomy: Taxonomy):
         infos: dict[str, set[str]] = {}
         ambiguous: set[str] = set()
         generic: set[str] = set()
+        needs_ai: set[str] = set()
+        proper_names: set[str] = set()
         for skill in taxonomy.skills:
             for term in _all(skill.terms):
                 infos.setdefault(_canonical(term), set()).add(skill.id)
-            ambiguous |= {_canonical(term) for term in skill.ambiguous}
+            ambiguous |= {_canonical(term) for term in skill.ambiguous | skill.needs_ai}
+            needs_ai |= {_canonical(term) for term in skill.needs_ai}
+            proper_names |= {_canonical(term) for term in skill.proper_names}
+        self.needs_ai = frozenset(needs_ai)
+        self.proper_names = frozenset(proper_names)
         for term in _all(taxonomy.generic_terms):
             key = _canonical(term)
             infos.setdefault(key, set())
@@ -669,6 +710,11 @@ class Lexicon:
             for skill in taxonomy.skills
             if any(skill.cues.values())
         }
+        self.adding_cues = {
+            skill.id: Matcher(_all(skill.adding_cues), prefix=True)
+            for skill in taxonomy.skills
+            if any(skill.adding_cues.values())
+        }
         self.fallback = taxonomy.fallback
         self.context = Matcher(_all(taxonomy.ai_context))
         policy = taxonomy.policy
@@ -677,6 +723,8 @@ class Lexicon:
         self.needed = Matcher(_all(policy["needed"]), prefix=True)
         self.breaks = Matcher(_all(policy["clause_breaks"]))
         self.excepted = Matcher(_all(policy["except"]))
+        self.topic = Matcher(_all(policy.get("topic", {})))
+        self.competence = Matcher(_all(policy.get("competence", {})), prefix=True)
         self.before = frozenset(fold(word) for word in _all(policy["before"]))
         after = []
         for word in _all(policy["after"]):
@@ -726,6 +774,9 @@ class Lexicon:
         contexts = self.context.find(text, folded, cased)
         ambiguous_keys = {m.key for m in local if self.infos[m.key].ambiguous}
         plain = any(not self.infos[m.key].ambiguous for m in local)
+        # Japanese and Persian text write a word's other meanings in their own script ("カーソル",
+        # "クロード"), so a Latin name in it is the product's ("Cursorでテストコードを書く").
+        foreign = not _mostly_latin(text)
         # Excepted phrases ("不可欠", "no doubt") are blanked so that no cue is read inside them.
         for m in excepted:
             blank = " " * (m.end - m.start)
@@ -741,11 +792,23 @@ class Lexicon:
             info = self.infos[match.key]
             # An ambiguous term counts with an AI word that is not itself, another AI term, or
             # a second ambiguous AI name ("Claude and Gemini").
+            # A proper name written in lower case is the common word ("can whisper softly in
+            # a warm voice") unless another AI term is there: context words do not confirm it.
+            common_word = match.key in self.proper_names and text[match.start].islower()
             confirmed = (
                 not info.ambiguous
                 or plain
                 or len(ambiguous_keys) > 1
-                or any(c.end <= match.start or c.start >= match.end for c in contexts)
+                or (
+                    not common_word
+                    and any(c.end <= match.start or c.start >= match.end for c in contexts)
+                )
+                or (
+                    foreign
+                    and match.key not in self.needs_ai
+                    and _is_latin(text[match.start : match.end])
+                )
+                or (match.key in self.proper_names and _named(text, match.start))
             )
             clause = _clause(breaks, match.start, match.end, len(folded))
             polarity = self._polarity(folded, cased, clause, match.start, match.end)
@@ -772,7 +835,8 @@ class Lexicon:
     def _polarity(
         self, folded: str, cased: str, clause: tuple[int, int], start: int, end: int
     ) -> str:
-        """Judge one term in its clause: asked for, negated or prohibited."""
+        """Judge one term in its clause: asked for, negated, prohibited, or only the topic of
+        the work ("an article about AI")."""
         clause_start, clause_end = clause
         words = folded[clause_start:clause_end]
         cased_words = cased[clause_start:clause_end]
@@ -785,19 +849,60 @@ class Lexicon:
             return "negated" if needed else "prohibited"
         if self.after is not None and self.after.match(folded, end, clause_end):
             return "prohibited"
+        if self._topic(folded, cased, clause, start, end):
+            return "topic"
         return "ask"
 
+    def _topic(
+        self, folded: str, cased: str, clause: tuple[int, int], start: int, end: int
+    ) -> bool:
+        """Tell whether a topic phrase makes the term the subject of the work: up to two words
+        before it in English and Persian ("about generative AI", "درباره آینده هوش مصنوعی"), a
+        few characters after it in Japanese ("人工知能の歴史について"). Asking to know the topic
+        ("knowledge about AI", "AIに関する知識") is still an ask."""
+        if not self.topic:
+            return False
+        clause_start, clause_end = clause
+        words = folded[clause_start:clause_end]
+        cased_words = cased[clause_start:clause_end]
+        for m in self.topic.find(words, words, cased_words):
+            m_start, m_end = m.start + clause_start, m.end + clause_start
+            if re.search(f"[{_ARABIC_LETTER}]", words[m.start : m.end]) or _is_latin(
+                words[m.start : m.end]
+            ):
+                about = m_end <= start and len(_WORD.findall(folded[m_end:start])) <= 2
+            else:
+                about = m_start >= end and _NEAR_AFTER.fullmatch(folded[end:m_start]) is not None
+            if about:
+                return not (self.competence and self.competence.search(words, words, cased_words))
+        return False
+
     def attribute(self, text: str) -> list[str]:
-        """Return the skills whose cues a sentence has most of, or the fallback skill."""
+        """Return the skills whose cues a sentence has most of, or the fallback skill, and the
+        skills whose adding cues it has ("SEO articles" are writing and marketing)."""
         folded = fold(text)
         cased = _fold_case_kept(text)
+        found = {skill: matcher.find(text, folded, cased) for skill, matcher in self.cues.items()}
+        # A cue inside a longer cue of another skill is part of that phrase: "ad copy" is
+        # marketing's, not writing's "copy".
+        spans = [(m.start, m.end, skill) for skill, matches in found.items() for m in matches]
         counts = {
-            skill: len(matcher.find(text, folded, cased)) for skill, matcher in self.cues.items()
+            skill: sum(
+                not any(
+                    s <= m.start and m.end <= e and e - s > m.end - m.start and other != skill
+                    for s, e, other in spans
+                )
+                for m in matches
+            )
+            for skill, matches in found.items()
         }
         best = max(counts.values(), default=0)
         if best == 0:
             return [self.fallback]
-        return [skill for skill, count in counts.items() if count == best]
+        adding = {
+            skill for skill, matcher in self.adding_cues.items() if matcher.search(text, folded)
+        }
+        return [skill for skill, count in counts.items() if count == best or skill in adding]
 
 
 # --- Inferred-skill features ------------------------------------------------------------------
@@ -988,8 +1093,8 @@ class SkillModel:
         kinds = {(u.start, u.end): u.kind for u in units} or {span: "other" for span in spans}
         texts = {(u.start, u.end): u.text for u in units}
         hits = self.lexicon.hits(description, spans)
-        found: dict[str, list] = {}
-        scores: dict[str, float] = {}
+        # span -> skill -> [score, evidence spans]: a sentence's skills are judged together.
+        per_span: dict[tuple[int, int], dict[str, list]] = {}
         prohibitions: list[tuple[int, int, str]] = []
         by_span: dict[tuple[int, int], list[Hit]] = {}
         starts = [s for s, _ in spans]
@@ -1002,11 +1107,12 @@ class SkillModel:
                 prohibitions.append((span[0], span[1], text))
             if kinds.get(span) not in ASKING_KINDS:
                 continue
+            found = per_span.setdefault(span, {})
             asked = [h for h in span_hits if h.polarity == "ask" and h.confirmed]
             specific = [h for h in asked if h.info.skills]
             for hit in specific:
                 for skill_id in hit.info.skills:
-                    self._add(found, scores, skill_id, TERM_SCORE, (hit.start, hit.end))
+                    _add(found, skill_id, TERM_SCORE, (hit.start, hit.end))
             if specific:
                 # The skill a sentence names says what its generic AI terms are for.
                 continue
@@ -1014,21 +1120,36 @@ class SkillModel:
                 skills = self.lexicon.attribute(description[hit.clause[0] : hit.clause[1]])
                 score = FALLBACK_SCORE if skills == [self.lexicon.fallback] else CUE_SCORE
                 for skill_id in skills:
-                    self._add(found, scores, skill_id, score, (hit.start, hit.end))
-        self._add_model_mentions(units, by_span, found, scores)
+                    _add(found, skill_id, score, (hit.start, hit.end))
+        self._add_model_mentions(units, by_span, per_span)
+        mentions: dict[str, tuple[float, list]] = {}
+        for found in per_span.values():
+            for skill_id, (score, evidence) in self._serving(found).items():
+                if score < MENTION_THRESHOLD:
+                    continue
+                before, seen = mentions.get(skill_id, (0.0, []))
+                mentions[skill_id] = (max(before, score), seen + evidence)
         mentions = {
-            skill_id: (scores[skill_id], [(s, e, None) for s, e in sorted(set(found[skill_id]))])
-            for skill_id in found
-            if scores[skill_id] >= MENTION_THRESHOLD
+            skill_id: (score, [(s, e, None) for s, e in sorted(set(evidence))])
+            for skill_id, (score, evidence) in mentions.items()
         }
         return mentions, sorted(prohibitions)
 
-    @staticmethod
-    def _add(found: dict, scores: dict, skill_id: str, score: float, span: tuple[int, int]):
-        found.setdefault(skill_id, []).append(span)
-        scores[skill_id] = max(scores.get(skill_id, 0.0), score)
+    def _serving(self, found: dict[str, list]) -> dict[str, list]:
+        """Drop the skills of a sentence that are only the object of another skill it names:
+        images labelled "for a computer-vision model" ask for annotation, not ML engineering."""
+        if len(found) < 2:
+            return found
+        return {
+            skill_id: entry
+            for skill_id, entry in found.items()
+            if not any(
+                other in found and found[other][0] >= MENTION_THRESHOLD
+                for other in self.taxonomy.skill(skill_id).object_of
+            )
+        }
 
-    def _add_model_mentions(self, units, by_span, found, scores) -> None:
+    def _add_model_mentions(self, units, by_span, per_span) -> None:
         if self.mentioned is None:
             return
         candidates = []
@@ -1036,21 +1157,22 @@ class SkillModel:
             if unit.kind not in ASKING_KINDS or not _mostly_latin(unit.text):
                 continue
             hits = by_span.get((unit.start, unit.end), [])
-            # A sentence whose AI terms are all negated or prohibited asks for nothing.
+            # A sentence whose AI terms are all negated, prohibited or topics asks for nothing.
             if hits and not any(h.polarity == "ask" for h in hits):
                 continue
-            candidates.append((unit, bool(hits)))
+            candidates.append(unit)
         if not candidates:
             return
-        probabilities = self.mentioned.predict_proba([unit.text for unit, _ in candidates])
-        for (unit, has_hits), row in zip(candidates, probabilities, strict=True):
+        probabilities = self.mentioned.predict_proba([unit.text for unit in candidates])
+        for unit, row in zip(candidates, probabilities, strict=True):
+            found = per_span.setdefault((unit.start, unit.end), {})
             for skill_id, p in zip(self.mentioned_ids, row, strict=True):
                 p = float(p)
-                if skill_id in scores and has_hits:
+                if skill_id in found:
                     # The model raises the confidence of a mention the lexicon found.
-                    scores[skill_id] = max(scores[skill_id], p)
+                    found[skill_id][0] = max(found[skill_id][0], p)
                 elif p >= self.mentioned_threshold:
-                    self._add(found, scores, skill_id, p, (unit.start, unit.end))
+                    _add(found, skill_id, p, (unit.start, unit.end))
 
     # Inferred -----------------------------------------------------------------------------
 
@@ -1090,6 +1212,12 @@ class SkillModel:
         return {"version": self.taxonomy.version, "skills": skills}
 
 
+def _add(found: dict[str, list], skill_id: str, score: float, span: tuple[int, int]) -> None:
+    entry = found.setdefault(skill_id, [0.0, []])
+    entry[0] = max(entry[0], score)
+    entry[1].append(span)
+
+
 def _spans(description: str, units: Sequence[Any]) -> list[tuple[int, int]]:
     """Return the units' spans and, between them, the spans of heading lines."""
     spans: list[tuple[int, int]] = []
@@ -1115,6 +1243,11 @@ def _clause(breaks: list[int], start: int, end: int, length: int) -> tuple[int, 
     before = [b for b in breaks if b <= start]
     after = [b for b in breaks if b >= end]
     return (before[-1] if before else 0, after[0] if after else length)
+
+
+def _named(text: str, start: int) -> bool:
+    """Tell whether the word at start is capitalised after the first word of its sentence."""
+    return text[start].isupper() and _WORD.search(text, 0, start) is not None
 
 
 def _mostly_latin(text: str) -> bool:

@@ -805,3 +805,18 @@ def test_numbered_items_and_deadlines_in_japanese_and_persian(description):
     assert not any(u.text[0].isdigit() or u.text[0] in "（(" for u in units[:2])
     for unit in units:
         assert description[unit.start : unit.end] == unit.text
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Bonus if you know Stable Diffusion.", "requirement"),
+        ("Bonus points for experience with Figma.", "requirement"),
+        ("A plus if you have worked with SQL.", "requirement"),
+        ("Bonus: $500 signing bonus.", "benefit"),
+        ("Annual bonus and stock options.", "benefit"),
+    ],
+)
+def test_a_bonus_skill_is_a_requirement_and_a_bonus_payment_a_benefit(text, kind):
+    (unit,) = segment(text)
+    assert unit.kind == kind

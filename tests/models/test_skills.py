@@ -149,6 +149,18 @@ def _unknown_fallback(document):
     document["generic"]["fallback"] = "ai_everything"
 
 
+def _unknown_object_of(document):
+    document["skills"][0]["object_of"] = ["ai_everything"]
+
+
+def _unknown_needs_ai(document):
+    document["skills"][0]["needs_ai"] = ["Clippy"]
+
+
+def _proper_name_not_ambiguous(document):
+    document["skills"][0]["proper_names"] = ["Prompt Engineering"]
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -161,6 +173,12 @@ def _unknown_fallback(document):
         (_unquoted_no, "policy.before.en must be a list of non-empty strings"),
         (_term_twice, "skill 'prompt_engineering': terms.en lists"),
         (_unknown_fallback, "generic.fallback: 'ai_everything' is not a skill id"),
+        (_unknown_object_of, "object_of names 'ai_everything', not another skill"),
+        (_unknown_needs_ai, "ambiguous term 'Clippy' is not one of its terms"),
+        (
+            _proper_name_not_ambiguous,
+            "proper name 'Prompt Engineering' is not one of its Latin ambiguous terms",
+        ),
     ],
 )
 def test_a_bad_taxonomy_is_refused_naming_the_entry(change, message):
@@ -282,6 +300,99 @@ def test_a_term_counts_only_as_what_it_names_in_its_sentence(lexicon, text, skil
 
 
 @pytest.mark.parametrize(
+    ("text", "skills"),
+    [
+        # A Latin product name inside Japanese or Persian text is the product.
+        ("Cursorでテストコードを書いていただきます。", {"ai_assisted_coding"}),
+        ("آشنایی با Cursor برای توسعه فرانت اند", {"ai_assisted_coding"}),
+        ("カーソルを合わせるとメニューが開きます。", set()),
+        ("Move the cursor over the button to open the menu.", set()),
+        # ...but a tool that is the skill only with AI in the flow still needs the AI.
+        ("Zapierでスプレッドシートとチャットワークを連携する作業です。", set()),
+        ("اتوماسیون ارسال فاکتور با Zapier", set()),
+        # Persian and Japanese spellings of the assistants' names.
+        ("نوشتن مقاله وبلاگ با اوپن‌ای‌آی", {"ai_assisted_writing"}),
+        ("کار با Copilot مایکروسافت در ورد و اکسل", {"generative_ai_tools"}),
+        ("ディープシークでブログ記事を下書きしていただきます。", {"ai_assisted_writing"}),
+    ],
+)
+def test_a_latin_name_in_japanese_or_persian_text_is_the_product(lexicon, text, skills):
+    assert mentioned(lexicon, text) == skills
+
+
+@pytest.mark.parametrize(
+    ("text", "skills"),
+    [
+        ("Use Perplexity to research competitors.", {"ai_research_synthesis"}),
+        ("Generate subtitles for our lectures using Whisper.", {"generative_audio_video"}),
+        ("Comfortable coding in Cursor or Windsurf.", {"ai_assisted_coding"}),
+        # The common word, and a capital that only starts the sentence.
+        ("The perplexity of the results surprised the team.", set()),
+        ("Voice actor who can whisper softly for ASMR videos.", set()),
+        ("Whisper softly into the microphone for ASMR videos.", set()),
+    ],
+)
+def test_a_capitalised_tool_name_inside_a_sentence_is_the_product(lexicon, text, skills):
+    assert mentioned(lexicon, text) == skills
+
+
+@pytest.mark.parametrize(
+    ("text", "skills"),
+    [
+        ("Annotate medical images for a computer-vision model.", {"data_annotation_ai_training"}),
+        (
+            "Label images with bounding boxes to train our AI models.",
+            {"data_annotation_ai_training"},
+        ),
+        ("Rate chatbot responses for helpfulness.", {"data_annotation_ai_training"}),
+        # Without the work it serves, the same words are the skill.
+        ("Train computer-vision models for defect detection.", {"ml_engineering"}),
+    ],
+)
+def test_a_skill_that_is_only_the_object_of_another_is_not_reported(lexicon, text, skills):
+    assert mentioned(lexicon, text) == skills
+
+
+@pytest.mark.parametrize(
+    ("text", "skills"),
+    [
+        ("Write a 2,000-word article about artificial intelligence.", set()),
+        ("Translate a white paper on the future of generative AI into French.", set()),
+        ("人工知能の歴史についてのコラムを執筆していただきます。", set()),
+        ("نوشتن مقاله درباره آینده هوش مصنوعی در پزشکی", set()),
+        # Knowing the topic is asked for.
+        ("Knowledge about AI and machine learning is a plus.", {"ml_engineering"}),
+        ("生成AIに関する知識がある方", {"generative_ai_tools"}),
+        # Writing with AI is not writing about it.
+        ("Write articles with ChatGPT.", {"ai_assisted_writing"}),
+    ],
+)
+def test_ai_as_the_topic_of_the_work_asks_for_no_skill(lexicon, text, skills):
+    assert mentioned(lexicon, text) == skills
+
+
+def test_a_cue_inside_a_longer_cue_of_another_skill_counts_for_that_skill(taxonomy):
+    lexicon = SkillModel(taxonomy).lexicon
+    # "copy" is a writing cue, but "ad copy" is marketing's; "write" still counts for writing.
+    assert lexicon.attribute("Create ad copy with ChatGPT for Facebook.") == ["ai_marketing_seo"]
+    assert lexicon.attribute("Create copy with ChatGPT.") == ["ai_assisted_writing"]
+
+
+@pytest.mark.parametrize(
+    ("text", "skills"),
+    [
+        ("Write SEO blog posts with ChatGPT.", {"ai_assisted_writing", "ai_marketing_seo"}),
+        ("生成AIを使ったSEO記事の作成", {"ai_assisted_writing", "ai_marketing_seo"}),
+        ("نوشتن مقالات سئو با ChatGPT", {"ai_assisted_writing", "ai_marketing_seo"}),
+        ("Write blog posts with ChatGPT.", {"ai_assisted_writing"}),
+        ("Plan our SEO strategy with AI tools.", {"ai_marketing_seo"}),
+    ],
+)
+def test_seo_adds_marketing_beside_the_work_it_is_for(lexicon, text, skills):
+    assert mentioned(lexicon, text) == skills
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "No AI-generated content.",
@@ -296,6 +407,8 @@ def test_a_term_counts_only_as_what_it_names_in_its_sentence(lexicon, text, skil
         "We do not accept machine-translated subtitles.",
         "Cover letters written by ChatGPT will be ignored.",
         "ترجمه با گوگل ترنسلیت را قبول نمی‌کنیم.",
+        "Apply with a cover letter written by you, not by ChatGPT.",
+        "Using ChatGPT will result in immediate termination of the contract.",
     ],
 )
 def test_a_prohibition_is_reported_and_asks_for_nothing(lexicon, text):

@@ -16,6 +16,7 @@ from training import data
 from training.skills import (
     INDEPENDENT,
     SENTENCES,
+    SENTENCES_DEV2,
     activity_view,
     choose_threshold,
     evaluate_independent,
@@ -159,6 +160,29 @@ def test_the_independent_dev_half_is_labelled_with_taxonomy_ids():
         assert item["text"] and set(item["mentioned"]) <= ids
 
 
+def test_the_second_development_set_covers_three_languages_prohibitions_and_negatives():
+    items = read_sentences(SENTENCES_DEV2)
+    ids = set(load_taxonomy().ids)
+    assert len(items) >= 150
+    languages = Counter(item["lang"] for item in items)
+    assert set(languages) == {"en", "ja", "fa"}
+    assert min(languages.values()) >= len(items) / 4
+    for item in items:
+        assert item["text"] and set(item["mentioned"]) <= ids
+        assert isinstance(item["prohibited"], bool)
+    # Prohibitions, and sentences that ask for no AI skill, each a sizeable share; no sentence
+    # repeats one of the other sets.
+    assert sum(item["prohibited"] for item in items) >= 15
+    assert sum(not item["mentioned"] and not item["prohibited"] for item in items) >= 30
+    others = {
+        item["text"]
+        for path in (SENTENCES, INDEPENDENT["dev"])
+        for item in read_sentences(path)
+        if "text" in item
+    }
+    assert not others & {item["text"] for item in items}
+
+
 def test_the_sentence_target_is_judged_on_the_held_out_half():
     # Read from the signature only: the held-out half is opened by training alone.
     default = inspect.signature(train_skills).parameters["independent"].default
@@ -261,8 +285,14 @@ def test_the_card_judges_the_sentence_target_on_the_held_out_half(trained, stand
     development = card["targets"]["development"]["mentioned_f1_sentences"]
     written = card["mentioned"]["lexicon_and_model"]["sentences"]["micro"]["f1"]
     assert development[SENTENCES.name] == written
+    dev2 = card["mentioned"]["lexicon_and_model"]["sentences_dev2"]
+    assert dev2["micro"]["f1"] is not None
+    assert development[SENTENCES_DEV2.name] == dev2["micro"]["f1"]
+    assert set(dev2["by_language"]) == {"en", "ja", "fa"}
+    assert dev2["items"] == len(read_sentences(SENTENCES_DEV2))
+    assert "sentences_dev2" in card["mentioned"]["lexicon_only"]
     evaluation = card["data"]["evaluation"]
-    for path in (SENTENCES, *stand_in.values()):
+    for path in (SENTENCES, SENTENCES_DEV2, *stand_in.values()):
         assert evaluation[path.name] == artifact.sha256(path)
 
 
