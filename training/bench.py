@@ -56,6 +56,9 @@ STOP_TIMEOUT = 30.0
 # A batch request waits behind every other client's in the listen queue; this only catches hangs.
 REQUEST_TIMEOUT = 300.0
 WARMUP_SECONDS = 0.5
+# Idle time before each call of the paced in-process row: about what a worker waits between
+# one client's requests. On a VM a core that idles even this long scores the next call slower.
+PAUSE_SECONDS = 0.002
 BENCH_QUOTA = "100000000/minute"
 LISTENING = re.compile(r"Listening at: http://(127\.0\.0\.1):(\d+)")
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -209,14 +212,44 @@ def measure_scoring(scorer: Scorer, posting: dict, batch_size: int, seconds: flo
     }
 
 
+def measure_paced(scorer: Scorer, posting: dict, seconds: float, pause: float) -> dict:
+    """Score one posting at a time with a pause before each call, as a server between requests.
+
+    postings/s counts the calls' own time only, not the pauses.
+    """
+    batch = [{"id": "bench-paced", **posting}]
+
+    def call() -> None:
+        time.sleep(pause)
+        started = time.perf_counter()
+        scorer.score_many(batch)
+        busy.append(time.perf_counter() - started)
+
+    busy: list[float] = []
+    time_calls(call, min(WARMUP_SECONDS, seconds))
+    busy.clear()
+    time_calls(call, seconds)
+    return {
+        "postings_per_call": 1,
+        "pause_ms": pause * 1000,
+        "postings_per_second": len(busy) / sum(busy),
+        "latency_ms": summarize([duration * 1000 for duration in busy]),
+    }
+
+
 def bench_in_process(scorer: Scorer, seconds: float) -> dict:
-    """Measure score_many on one thread: each posting kind one at a time and in batches."""
+    """Measure score_many on one thread: each posting kind one at a time and in batches, and the
+    typical posting one at a time after a pause."""
     results = {}
     with limit_threads():
         for kind, posting in POSTINGS.items():
             for mode, size in (("single", 1), ("batch", BATCH_SIZE)):
                 log(f"in-process: {kind} posting, {size} per call")
                 results[f"{kind}_{mode}"] = measure_scoring(scorer, posting, size, seconds)
+        log(f"in-process: typical posting, 1 per call after {PAUSE_SECONDS * 1000:g} ms idle")
+        results["typical_paced"] = measure_paced(
+            scorer, POSTINGS["typical"], seconds, PAUSE_SECONDS
+        )
     for kind, posting in POSTINGS.items():
         results[f"{kind}_words"] = len(posting["description"].split())
     return results
@@ -542,6 +575,11 @@ def compare(in_process: dict, server: dict, cells: Sequence[dict]) -> dict:
         ),
         "latency_concurrency": first["concurrency"],
         "http_p99_over_in_process_p50": first["latency_ms"]["p99"] / single["latency_ms"]["p50"],
+        "http_p99_over_paced_p50": (
+            first["latency_ms"]["p99"] / in_process["typical_paced"]["latency_ms"]["p50"]
+            if "typical_paced" in in_process
+            else None
+        ),
         "server_cpu_over_in_process": (
             first["server_cpu_ms_per_posting"] / single["latency_ms"]["mean"]
             if first["server_cpu_ms_per_posting"]
@@ -578,14 +616,22 @@ def format_in_process(in_process: dict, seconds: float) -> list[str]:
     for kind in POSTINGS:
         for mode, label in (("single", "one per call"), ("batch", f"batches of {BATCH_SIZE}")):
             row = in_process[f"{kind}_{mode}"]
-            latency = row["latency_ms"]
             name = f"{kind} ({in_process[f'{kind}_words']} words), {label}"
-            lines.append(
-                f"  {name:<38}{format_number(row['postings_per_second']):>12}"
-                f"{format_number(latency['p50'], 2):>10}{format_number(latency['p99'], 2):>10}"
-                f"{latency['count']:>8}"
-            )
+            lines.append(_in_process_line(name, row))
+    if "typical_paced" in in_process:
+        row = in_process["typical_paced"]
+        name = f"typical, one per call, {row['pause_ms']:g} ms idle before"
+        lines.append(_in_process_line(name, row))
     return lines
+
+
+def _in_process_line(name: str, row: dict) -> str:
+    latency = row["latency_ms"]
+    return (
+        f"  {name:<38}{format_number(row['postings_per_second']):>12}"
+        f"{format_number(latency['p50'], 2):>10}{format_number(latency['p99'], 2):>10}"
+        f"{latency['count']:>8}"
+    )
 
 
 def format_http(server: dict, cells: Sequence[dict]) -> list[str]:
@@ -624,6 +670,10 @@ def format_ratios(ratios: dict, server: dict) -> list[str]:
         (
             f"HTTP p99 at {concurrency} client(s) / in-process one-per-call p50",
             format_number(ratios["http_p99_over_in_process_p50"], 2),
+        ),
+        (
+            f"HTTP p99 at {concurrency} client(s) / in-process p50 with idle before",
+            format_number(ratios.get("http_p99_over_paced_p50"), 2),
         ),
         (
             f"server CPU per posting at {concurrency} client(s) / in-process mean",

@@ -57,7 +57,7 @@ def test_a_short_run_reports_every_section(tiny_model_dir, tmp_path, capsys):
 
     assert report["machine"]["model"]["version"] == "tiny-test"
     assert report["machine"]["usable_cores"] >= 1
-    for row in ("typical_single", "typical_batch", "gig_single", "gig_batch"):
+    for row in ("typical_single", "typical_batch", "gig_single", "gig_batch", "typical_paced"):
         assert report["in_process"][row]["postings_per_second"] > 0
         assert report["in_process"][row]["latency_ms"]["count"] >= 1
         runs = [run[row]["postings_per_second"] for run in report["in_process_runs"]]
@@ -79,4 +79,6 @@ def test_a_short_run_reports_every_section(tiny_model_dir, tmp_path, capsys):
     assert ratios["http_single_over_in_process"] > 0
     assert ratios["http_batch_over_in_process"] > 0
     assert ratios["http_p99_over_in_process_p50"] > 0
+    assert ratios["http_p99_over_paced_p50"] > 0
+    assert report["in_process"]["typical_paced"]["pause_ms"] == bench.PAUSE_SECONDS * 1000
     assert "/v1/score/batch" in capsys.readouterr().out
