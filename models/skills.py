@@ -1008,9 +1008,10 @@ class SkillModel:
 
     `inferred` maps a duty text to one probability per inferred skill (predict_proba columns in
     `inferred_ids` order) and `thresholds` holds each inferred skill's threshold. `mentioned`,
-    optional, maps an English sentence to one probability per skill in `mentioned_ids` order;
-    a sentence the lexicon finds no skill in is given the skills whose probability reaches
-    `mentioned_threshold`.
+    optional, maps an English sentence to one probability per skill in `mentioned_ids` order:
+    it raises the score of a skill the lexicon found in the same sentence, and gives the sentence
+    any other skill whose probability reaches `mentioned_threshold`. A sentence whose AI terms
+    are all negated, prohibited or only its topic is not read by it.
     """
 
     def __init__(

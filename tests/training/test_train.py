@@ -63,8 +63,8 @@ def test_a_slice_model_beats_chance_on_held_out_occupations(trained):
     assert card["evaluation"]["held_out"]["model"]["tasks"]["kappa"] > 0.2
 
 
-def test_folds_never_split_an_occupation_group():
-    table = data.slice_occupations(data.load_tasks(data.data_dir()), 80)
+def test_folds_never_split_an_occupation_group(root):
+    table = data.slice_occupations(data.load_tasks(root), 80)
     from sklearn.model_selection import GroupKFold
 
     frame = table.frame
