@@ -80,5 +80,10 @@ def test_a_short_run_reports_every_section(tiny_model_dir, tmp_path, capsys):
     assert ratios["http_batch_over_in_process"] > 0
     assert ratios["http_p99_over_in_process_p50"] > 0
     assert ratios["http_p99_over_paced_p50"] > 0
+    if server["workers"] > 1 and report["machine"]["usable_cores"] > 1:
+        parallel = report["in_process"]["typical_parallel"]
+        assert parallel["processes"] == min(server["workers"], report["machine"]["usable_cores"])
+        assert parallel["postings_per_second"] > 0 and parallel["latency_ms"]["count"] >= 2
+        assert ratios["http_single_over_parallel"] > 0
     assert report["in_process"]["typical_paced"]["pause_ms"] == bench.PAUSE_SECONDS * 1000
     assert "/v1/score/batch" in capsys.readouterr().out
