@@ -33,7 +33,7 @@ import scipy.sparse as sp
 
 from models.language import read_as_english
 from models.scorer import LABELS, Context, band
-from models.text import Tfidf, normalize_rows, terms, tfidf_rows, word_tfidf
+from models.text import Tfidf, normalize_rows, terms, tfidf_rows, weigh_counts, word_tfidf
 
 if TYPE_CHECKING:
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -143,12 +143,7 @@ def character_tfidf(vectorizer: Tfidf | TfidfVectorizer, texts: Sequence[str]) -
     if counts is None:
         return vectorizer.transform(texts)
     # TfidfTransformer.transform's steps, on the counts its vectorizer would have made.
-    data = counts.data
-    if vectorizer.sublinear_tf:
-        np.log(data, data)
-        data += 1.0
-    data *= vectorizer.idf_[counts.indices]
-    return normalize_rows(counts)
+    return weigh_counts(counts, vectorizer.idf_, vectorizer.sublinear_tf)
 
 
 def _character_counts(

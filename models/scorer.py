@@ -1,7 +1,7 @@
 """Score a job posting: segment -> score units -> aggregate -> explain."""
 
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import scipy.sparse as sp
 
 from models import artifact
 from models.language import (
@@ -25,7 +24,7 @@ from models.language import (
     softmax_rows,
 )
 from models.segment import Unit, segment
-from models.text import normalize_rows, shared_tokens, terms
+from models.text import count_matrix, shared_tokens, terms, weigh_counts
 
 LABELS = ("E0", "E1", "E2")
 # Weight of each label in beta (Eloundou et al. 2023): E1 counts fully, E2 half.
@@ -184,29 +183,15 @@ class LinearText:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Return the Pipeline's predict_proba of texts."""
-        vocabulary = self.vocabulary
-        indptr, indices, counts = [0], [], []
-        for text in texts:
-            found = Counter(map(vocabulary.get, terms(text, self.tokenizer, self.ngram_range)))
-            found.pop(None, None)
-            columns = sorted(found)
-            indices += columns
-            counts += [found[column] for column in columns]
-            indptr.append(len(indices))
-        matrix = sp.csr_matrix(
-            (
-                np.array(counts, dtype=self.dtype),
-                np.array(indices, dtype=np.int32),
-                np.array(indptr, dtype=np.int32),
-            ),
-            shape=(len(texts), len(self.idf)),
+        tokenizer, ngram_range = self.tokenizer, self.ngram_range
+        counts = count_matrix(
+            texts,
+            lambda text: terms(text, tokenizer, ngram_range),
+            self.vocabulary,
+            len(self.idf),
+            self.dtype,
         )
-        data = matrix.data
-        if self.sublinear_tf:
-            np.log(data, data)
-            data += 1.0
-        data *= self.idf[matrix.indices]
-        normalize_rows(matrix)
+        matrix = weigh_counts(counts, self.idf, self.sublinear_tf)
         return softmax_rows(matrix @ self.coef + self.intercept)
 
 

@@ -176,6 +176,54 @@ def terms(
     return found
 
 
+def _counts(
+    texts: Sequence[str], analyze: Callable[[str], Sequence[str]], vocabulary: Mapping[str, int]
+) -> tuple[list[int], list[int], list[int]]:
+    """Return each text's vocabulary columns, in the order they first occur, with their counts,
+    as CSR parts: columns, counts and indptr."""
+    columns: list[int] = []
+    counts: list[int] = []
+    indptr = [0]
+    for text in texts:
+        found = Counter(map(vocabulary.get, analyze(text)))
+        found.pop(None, None)
+        columns += found.keys()
+        counts += found.values()
+        indptr.append(len(columns))
+    return columns, counts, indptr
+
+
+def count_matrix(
+    texts: Sequence[str],
+    analyze: Callable[[str], Sequence[str]],
+    vocabulary: Mapping[str, int],
+    width: int,
+    dtype: Any = np.float64,
+) -> sp.csr_matrix:
+    """Return CountVectorizer's matrix of texts: term counts, columns sorted within each row."""
+    columns, counts, indptr = _counts(texts, analyze, vocabulary)
+    matrix = sp.csr_matrix(
+        (
+            np.array(counts, dtype=dtype),
+            np.array(columns, dtype=np.int32),
+            np.array(indptr, dtype=np.int32),
+        ),
+        shape=(len(texts), width),
+    )
+    matrix.sort_indices()
+    return matrix
+
+
+def weigh_counts(counts: sp.csr_matrix, idf: np.ndarray, sublinear_tf: bool) -> sp.csr_matrix:
+    """Turn a count matrix into TfidfTransformer's rows in place: sublinear tf, idf, unit norm."""
+    data = counts.data
+    if sublinear_tf:
+        np.log(data, data)
+        data += 1.0
+    data *= idf[counts.indices]
+    return normalize_rows(counts)
+
+
 def tfidf_rows(
     texts: Sequence[str],
     analyze: Callable[[str], Sequence[str]],
@@ -189,15 +237,7 @@ def tfidf_rows(
     its weights with themselves, as the serving models have always computed it; whole-batch
     array operations give each element the same value as one row at a time would.
     """
-    columns: list[int] = []
-    counts: list[int] = []
-    indptr = [0]
-    for text in texts:
-        found = Counter(map(vocabulary.get, analyze(text)))
-        found.pop(None, None)
-        columns += found.keys()
-        counts += found.values()
-        indptr.append(len(columns))
+    columns, counts, indptr = _counts(texts, analyze, vocabulary)
     index = np.array(columns, dtype=np.int64)
     tf = np.array(counts, dtype=np.float64)
     if sublinear_tf:
@@ -311,31 +351,10 @@ class Tfidf:
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Return the TF-IDF matrix of texts: counts, sublinear tf, idf, rows of unit length."""
-        analyze, vocabulary = self.build_analyzer(), self.vocabulary_
-        columns: list[int] = []
-        counts: list[int] = []
-        indptr = [0]
-        for text in texts:
-            found = Counter(map(vocabulary.get, analyze(text)))
-            found.pop(None, None)
-            columns += found.keys()
-            counts += found.values()
-            indptr.append(len(columns))
-        matrix = sp.csr_matrix(
-            (
-                np.array(counts, dtype=self.dtype),
-                np.array(columns, dtype=np.int32),
-                np.array(indptr, dtype=np.int32),
-            ),
-            shape=(len(texts), len(self.idf_)),
+        counts = count_matrix(
+            texts, self.build_analyzer(), self.vocabulary_, len(self.idf_), self.dtype
         )
-        matrix.sort_indices()
-        data = matrix.data
-        if self.sublinear_tf:
-            np.log(data, data)
-            data += 1.0
-        data *= self.idf_[matrix.indices]
-        return normalize_rows(matrix)
+        return weigh_counts(counts, self.idf_, self.sublinear_tf)
 
 
 def normalize_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
