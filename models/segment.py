@@ -123,14 +123,18 @@ BENEFIT_CUES = (
     "salary", "salaries", "$", "£", "usd", "eur", "per hour", "/hour", "/hr", "an hour",
     "per month", "per year", "per annum", "hourly rate", "health insurance", "dental",
     "vision insurance", "401(k)", "401k", "pension", "paid time off", "pto", "vacation",
-    "holidays", "we offer", "bonus", "bonuses", "equity", "stock options", "remote-friendly",
-    "flexible hours", "flexible working", "budget", "compensation", "paid", "pay", "benefits",
+    "holidays", "we offer", "equity", "stock options", "remote-friendly",
+    "flexible hours", "flexible working", "budget", "compensation", "benefits",
     "perks", "reimbursement", "allowance", "wellness", "parental leave", "maternity", "paternity",
     "insurance", "retirement", "competitive",
     "円", "時給", "月給", "年収", "報酬", "給与", "賞与", "交通費", "社会保険", "福利厚生", "支給",
     "休暇",
     "€", "حقوق", "بیمه", "پاداش", "تومان", "ریال", "دستمزد", "مزایا", "توافقی",
 )
+# Pay words that also say how a task is paid or that a skill is welcome ("Bonus: experience with
+# Figma", "label images (RLHF project, paid per task)"): they make a unit a benefit only outside
+# parentheses, and only when no requirement or duty cue is there.
+WEAK_BENEFIT_CUES = ("bonus", "bonuses", "paid", "pay")
 # Words that contain a cue without being one; Japanese and Persian cues match inside words, and
 # the longest term wins, so these hide the cue: "حقوقی" is legal (a law firm), "حقوق" is salary.
 NOT_CUES = (
@@ -394,9 +398,11 @@ _CUES = _Lexicon(
         ("apply", APPLY_CUES),
         ("company", COMPANY_CUES),
         ("duty", DUTY_CUES),
+        ("weak_benefit", WEAK_BENEFIT_CUES),
         ("none", NOT_CUES),
     )
 )
+_PARENTHESES = re.compile(r"\([^()]*\)|（[^（）]*）")
 _OPENERS = _Lexicon(
     (
         ("apply", APPLY_OPENERS),
@@ -912,6 +918,12 @@ def _classify(text: str, section_kind: str | None, has_sections: bool) -> str:
     if opener is not None:
         return opener
     found = _CUES.kinds_in(norm)
+    if (
+        "weak_benefit" in found
+        and not found & {"requirement", "duty"}
+        and "weak_benefit" in _CUES.kinds_in(_PARENTHESES.sub(" ", norm))
+    ):
+        found.add("benefit")
     for kind in _CUE_ORDER:
         if kind in found:
             return kind

@@ -815,6 +815,9 @@ def test_numbered_items_and_deadlines_in_japanese_and_persian(description):
         ("A plus if you have worked with SQL.", "requirement"),
         ("Bonus: $500 signing bonus.", "benefit"),
         ("Annual bonus and stock options.", "benefit"),
+        ("Bonus: experience with ElevenLabs for voice-overs.", "requirement"),
+        ("Rate chatbot answers for accuracy (RLHF project, paid per task).", "duty"),
+        ("Paid weekly via PayPal.", "benefit"),
     ],
 )
 def test_a_bonus_skill_is_a_requirement_and_a_bonus_payment_a_benefit(text, kind):
