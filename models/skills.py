@@ -384,6 +384,7 @@ class Skill:
     object_of: tuple[str, ...] = ()
     proper_names: frozenset[str] = frozenset()
     adding_cues: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    yields_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -495,9 +496,15 @@ def parse_taxonomy(
     for key in OPTIONAL_POLICY_KEYS:
         policy[key] = _languages(policy_document.get(key, {}), f"policy.{key}", errors)
     for skill in skills:
-        for other in skill.object_of:
-            if other not in named or other == skill.id:
-                errors.append(f"skill {skill.id!r}: object_of names {other!r}, not another skill")
+        for key, others in (("object_of", skill.object_of), ("yields_to", skill.yields_to)):
+            for other in others:
+                if other not in named or other == skill.id:
+                    errors.append(f"skill {skill.id!r}: {key} names {other!r}, not another skill")
+    yielding = {skill.id: set(skill.yields_to) for skill in skills}
+    for skill in skills:
+        for other in skill.yields_to:
+            if skill.id in yielding.get(other, ()) and skill.id < other:
+                errors.append(f"skills {skill.id!r} and {other!r} yield to each other")
 
     glossary_document = document.get("glossary")
     glossary: dict[str, dict[str, str]] = {}
@@ -581,6 +588,7 @@ def _parse_skill(
     cues = _languages(entry.get("cues"), f"{where}: cues", errors)
     adding_cues = _languages(entry.get("adding_cues", {}), f"{where}: adding_cues", errors)
     object_of = _strings(entry.get("object_of", []), f"{where}: object_of", errors)
+    yields_to = _strings(entry.get("yields_to", []), f"{where}: yields_to", errors)
     if len(errors) > count:
         return None
     return Skill(
@@ -596,6 +604,7 @@ def _parse_skill(
         object_of=tuple(object_of),
         proper_names=frozenset(proper_names),
         adding_cues=adding_cues,
+        yields_to=tuple(yields_to),
     )
 
 
@@ -676,6 +685,7 @@ class Lexicon:
     needs_ai: frozenset[str] = frozenset()
     proper_names: frozenset[str] = frozenset()
     adding_cues: Mapping[str, Matcher] = MappingProxyType({})
+    yields_to: Mapping[str, frozenset[str]] = MappingProxyType({})
     topic: Matcher | None = None
     competence: Matcher | None = None
 
@@ -714,6 +724,9 @@ class Lexicon:
             skill.id: Matcher(_all(skill.adding_cues), prefix=True)
             for skill in taxonomy.skills
             if any(skill.adding_cues.values())
+        }
+        self.yields_to = {
+            skill.id: frozenset(skill.yields_to) for skill in taxonomy.skills if skill.yields_to
         }
         self.fallback = taxonomy.fallback
         self.context = Matcher(_all(taxonomy.ai_context))
@@ -879,7 +892,11 @@ class Lexicon:
 
     def attribute(self, text: str) -> list[str]:
         """Return the skills whose cues a sentence has most of, or the fallback skill, and the
-        skills whose adding cues it has ("SEO articles" are writing and marketing)."""
+        skills whose adding cues it has ("SEO articles" are writing and marketing).
+
+        Of skills tied on cues, one that yields to another tied skill is dropped: in "writing
+        unit tests" the writing is code.
+        """
         folded = fold(text)
         cased = _fold_case_kept(text)
         found = {skill: matcher.find(text, folded, cased) for skill, matcher in self.cues.items()}
@@ -902,7 +919,11 @@ class Lexicon:
         adding = {
             skill for skill, matcher in self.adding_cues.items() if matcher.search(text, folded)
         }
-        return [skill for skill, count in counts.items() if count == best or skill in adding]
+        tied = {skill for skill, count in counts.items() if count == best}
+        # A skill its adding cues bring in stands beside the others and takes nothing from them.
+        leading = tied - adding
+        tied -= {skill for skill in tied if self.yields_to.get(skill, frozenset()) & leading}
+        return [skill for skill in counts if skill in tied or skill in adding]
 
 
 # --- Inferred-skill features ------------------------------------------------------------------
