@@ -784,9 +784,6 @@ class Lexicon:
         ]
         if not local:
             return []
-        contexts = self.context.find(text, folded, cased)
-        ambiguous_keys = {m.key for m in local if self.infos[m.key].ambiguous}
-        plain = any(not self.infos[m.key].ambiguous for m in local)
         # Japanese and Persian text write a word's other meanings in their own script ("カーソル",
         # "クロード"), so a Latin name in it is the product's ("Cursorでテストコードを書く").
         foreign = not _mostly_latin(text)
@@ -799,10 +796,31 @@ class Lexicon:
             {edge for m in self.breaks.find(text, folded, cased) for edge in (m.start, m.end)}
             | {m.start() for m in _CLAUSE_MARK.finditer(folded)}
         )
-        hits = []
+        judged = []
         scoped: dict[tuple[int, int], str] = {}  # clause -> polarity a before-word gave it
         for match in local:
+            clause = _clause(breaks, match.start, match.end, len(folded))
+            polarity = self._polarity(folded, cased, clause, match.start, match.end)
+            if polarity == "ask" and clause in scoped:
+                # "without machine translation tools like DeepL": the "without" covers the list.
+                polarity = scoped[clause]
+            elif polarity != "ask" and self._before(folded, clause, match.start):
+                scoped[clause] = polarity
+            judged.append((match, clause, polarity))
+        # An AI term that is negated, prohibited or a topic confirms no term that is asked for:
+        # in "automate invoices with Zapier; no AI needed" Zapier is not AI work.
+        not_asked = [m for m, _, polarity in judged if polarity != "ask"]
+        contexts = self.context.find(text, folded, cased)
+        asked_contexts = [
+            c for c in contexts if not any(m.start < c.end and c.start < m.end for m in not_asked)
+        ]
+        hits = []
+        for match, clause, polarity in judged:
             info = self.infos[match.key]
+            others = [(m, p) for m, _, p in judged if polarity != "ask" or p == "ask"]
+            plain = any(not self.infos[m.key].ambiguous for m, _ in others)
+            ambiguous_keys = {m.key for m, _ in others if self.infos[m.key].ambiguous}
+            near = contexts if polarity != "ask" else asked_contexts
             # An ambiguous term counts with an AI word that is not itself, another AI term, or
             # a second ambiguous AI name ("Claude and Gemini").
             # A proper name written in lower case is the common word ("can whisper softly in
@@ -814,7 +832,7 @@ class Lexicon:
                 or len(ambiguous_keys) > 1
                 or (
                     not common_word
-                    and any(c.end <= match.start or c.start >= match.end for c in contexts)
+                    and any(c.end <= match.start or c.start >= match.end for c in near)
                 )
                 or (
                     foreign
@@ -823,13 +841,6 @@ class Lexicon:
                 )
                 or (match.key in self.proper_names and _named(text, match.start))
             )
-            clause = _clause(breaks, match.start, match.end, len(folded))
-            polarity = self._polarity(folded, cased, clause, match.start, match.end)
-            if polarity == "ask" and clause in scoped:
-                # "without machine translation tools like DeepL": the "without" covers the list.
-                polarity = scoped[clause]
-            elif polarity != "ask" and self._before(folded, clause, match.start):
-                scoped[clause] = polarity
             hits.append(
                 Hit(
                     match.start + offset,
