@@ -448,6 +448,14 @@ def test_seo_adds_marketing_beside_the_work_it_is_for(lexicon, text, skills):
         "ترجمه با گوگل ترنسلیت را قبول نمی‌کنیم.",
         "Apply with a cover letter written by you, not by ChatGPT.",
         "Using ChatGPT will result in immediate termination of the contract.",
+        "Never upload our drafts to ChatGPT.",
+        "AIで書いた原稿は認めておりません。",
+        # Persian verbs in the plural and the singular, joined by a zero-width non-joiner or not.
+        "مقالات نوشته شده با هوش مصنوعی پذیرفته نمی‌شوند.",
+        "ترجمه ماشینی پذیرفته نمیشود.",
+        "لطفا از هوش مصنوعی استفاده نکنند.",
+        "از مترجم ماشینی استفاده نکنید.",
+        "کپشن‌ها را خودتان بنویسید، نه هوش مصنوعی.",
     ],
 )
 def test_a_prohibition_is_reported_and_asks_for_nothing(lexicon, text):
@@ -462,11 +470,21 @@ def test_a_prohibition_is_reported_and_asks_for_nothing(lexicon, text):
         "AIの知識は不要です。",
         "آشنایی با هوش مصنوعی لازم نیست.",
         "نیازی به تجربه کار با هوش مصنوعی نیست.",
+        "Bookkeeping in Excel, no machine learning involved.",
+        "集計はExcelで行います（AIは使いません）。",
+        "チャットボットではなく、スタッフが電話で対応します。",
     ],
 )
 def test_a_negation_asks_for_nothing_and_prohibits_nothing(lexicon, text):
     assert not prohibited(lexicon, text)
     assert mentioned(lexicon, text) == set()
+
+
+def test_a_persian_prefix_joined_by_a_non_joiner_is_no_negation(lexicon):
+    # "بی‌کلام" is "without lyrics", not "without" before the tool.
+    text = "ساخت موسیقی بی‌کلام با Suno برای پادکست"
+    assert not prohibited(lexicon, text)
+    assert mentioned(lexicon, text) == {"generative_audio_video"}
 
 
 def test_an_ask_and_a_prohibition_in_one_sentence_are_told_apart(lexicon):
