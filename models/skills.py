@@ -1146,10 +1146,10 @@ class SkillModel:
             for hit in specific:
                 for skill_id in hit.info.skills:
                     _add(found, skill_id, TERM_SCORE, (hit.start, hit.end))
-            if specific:
-                # The skill a sentence names says what its generic AI terms are for.
-                continue
-            for hit in (h for h in asked if h.info.generic):
+            # The skill a clause names says what its generic AI terms are for; in another
+            # clause they may ask for other work ("AI drafts are fine, but a person checks").
+            named = {h.clause for h in specific}
+            for hit in (h for h in asked if h.info.generic and h.clause not in named):
                 skills = self.lexicon.attribute(description[hit.clause[0] : hit.clause[1]])
                 score = FALLBACK_SCORE if skills == [self.lexicon.fallback] else CUE_SCORE
                 for skill_id in skills:

@@ -390,6 +390,32 @@ def test_a_cue_inside_a_longer_cue_of_another_skill_counts_for_that_skill(taxono
 @pytest.mark.parametrize(
     ("text", "skills"),
     [
+        (
+            "ساخت دستیار فروش با API اوپن‌ای‌آی",
+            {"llm_application_development"},
+        ),
+        ("ویرایش مقالاتی که توسط هوش مصنوعی تولید شده‌اند", {"ai_output_review"}),
+        ("بازبینی متن‌های تولیدشده با هوش مصنوعی", {"ai_output_review"}),
+        ("Train YOLO models to count cars in drone footage.", {"ml_engineering"}),
+        ("生成AIで作った画像を人の目でチェックしてください。", {"ai_output_review"}),
+        # Working beside people with AI titles is not their work.
+        ("Work closely with ML engineers on the product roadmap.", set()),
+        ("AIエンジニアと連携して要件をまとめていただきます。", set()),
+        ("همکاری با مهندسان هوش مصنوعی در تعریف نیازمندی‌ها", set()),
+        # A tool named in one clause leaves the AI of another clause to its own cues.
+        (
+            "記事は生成AIで書いてもOKですが、最終チェックは人の目で行ってください。",
+            {"ai_assisted_writing", "ai_output_review"},
+        ),
+    ],
+)
+def test_tools_and_phrasings_of_each_language(lexicon, text, skills):
+    assert mentioned(lexicon, text) == skills
+
+
+@pytest.mark.parametrize(
+    ("text", "skills"),
+    [
         ("Automate invoice entry into Xero with Zapier; no AI needed.", set()),
         ("Connect Zapier to ChatGPT to sort incoming leads.", {"workflow_automation"}),
         ("Record a warm voice-over for our Runway show teaser.", set()),
