@@ -17,6 +17,7 @@ from training.skills import (
     INDEPENDENT,
     SENTENCES,
     SENTENCES_DEV2,
+    SENTENCES_DEV3,
     activity_view,
     choose_threshold,
     evaluate_independent,
@@ -183,6 +184,29 @@ def test_the_second_development_set_covers_three_languages_prohibitions_and_nega
     assert not others & {item["text"] for item in items}
 
 
+def test_the_third_development_set_leans_on_persian_and_repeats_no_other_set():
+    items = read_sentences(SENTENCES_DEV3)
+    ids = set(load_taxonomy().ids)
+    assert len(items) >= 120
+    languages = Counter(item["lang"] for item in items)
+    assert set(languages) == {"en", "ja", "fa"}
+    assert min(languages.values()) >= 40 and languages["fa"] >= 45
+    for item in items:
+        assert item["text"] and set(item["mentioned"]) <= ids
+        assert isinstance(item["prohibited"], bool)
+    assert sum(item["prohibited"] for item in items) >= 12
+    assert sum(not item["mentioned"] and not item["prohibited"] for item in items) >= 20
+    texts = [item["text"] for item in items]
+    assert len(set(texts)) == len(texts)
+    others = {
+        item["text"]
+        for path in (SENTENCES, INDEPENDENT["dev"], SENTENCES_DEV2)
+        for item in read_sentences(path)
+        if "text" in item
+    }
+    assert not others & set(texts)
+
+
 def test_the_sentence_target_is_judged_on_the_held_out_half():
     # Read from the signature only: the held-out half is opened by training alone.
     default = inspect.signature(train_skills).parameters["independent"].default
@@ -291,8 +315,13 @@ def test_the_card_judges_the_sentence_target_on_the_held_out_half(trained, stand
     assert set(dev2["by_language"]) == {"en", "ja", "fa"}
     assert dev2["items"] == len(read_sentences(SENTENCES_DEV2))
     assert "sentences_dev2" in card["mentioned"]["lexicon_only"]
+    dev3 = card["mentioned"]["lexicon_and_model"]["sentences_dev3"]
+    assert development[SENTENCES_DEV3.name] == dev3["micro"]["f1"]
+    assert set(dev3["by_language"]) == {"en", "ja", "fa"}
+    assert dev3["items"] == len(read_sentences(SENTENCES_DEV3))
+    assert "sentences_dev3" in card["mentioned"]["lexicon_only"]
     evaluation = card["data"]["evaluation"]
-    for path in (SENTENCES, SENTENCES_DEV2, *stand_in.values()):
+    for path in (SENTENCES, SENTENCES_DEV2, SENTENCES_DEV3, *stand_in.values()):
         assert evaluation[path.name] == artifact.sha256(path)
 
 
