@@ -430,7 +430,7 @@ class Taxonomy:
 
 POLICY_KEYS = ("prohibit", "negate", "needed", "before", "after", "except", "clause_breaks")
 # Policy lists a skills file may leave out.
-OPTIONAL_POLICY_KEYS = ("topic", "competence")
+OPTIONAL_POLICY_KEYS = ("topic", "competence", "tool_use")
 
 
 def load_taxonomy(
@@ -688,6 +688,7 @@ class Lexicon:
     yields_to: Mapping[str, frozenset[str]] = MappingProxyType({})
     topic: Matcher | None = None
     competence: Matcher | None = None
+    tool_use: frozenset[str] = frozenset()
 
     def __init__(self, taxonomy: Taxonomy):
         infos: dict[str, set[str]] = {}
@@ -739,6 +740,7 @@ class Lexicon:
         self.topic = Matcher(_all(policy.get("topic", {})))
         self.competence = Matcher(_all(policy.get("competence", {})), prefix=True)
         self.before = frozenset(fold(word) for word in _all(policy["before"]))
+        self.tool_use = frozenset(fold(word) for word in _all(policy.get("tool_use", {})))
         after = []
         for word in _all(policy["after"]):
             body = _latin_body(fold(word)) if _is_latin(word) else _script_body(word)
@@ -840,6 +842,7 @@ class Lexicon:
                     and _is_latin(text[match.start : match.end])
                 )
                 or (match.key in self.proper_names and _named(text, match.start))
+                or self._used_as_tool(text, folded, match)
             )
             hits.append(
                 Hit(
@@ -852,6 +855,28 @@ class Lexicon:
                 )
             )
         return hits
+
+    def _used_as_tool(self, text: str, folded: str, match: Match) -> bool:
+        """Tell whether an ambiguous one-word name is written as a tool put to use: capitalised,
+        right after a word of use ("drafts with Claude", "using Runway"), and not followed by
+        a capitalised word, as a person's surname would be ("with Claude Martin")."""
+        name = text[match.start : match.end]
+        if (
+            not self.tool_use
+            or match.key in self.needs_ai
+            or not _is_latin(name)
+            or not name[:1].isupper()
+            or not name.isalnum()
+        ):
+            return False
+        before = _WORD.findall(folded[: match.start])
+        after = _WORD.search(text, match.end)
+        surname = (
+            after is not None
+            and after.group()[0].isupper()
+            and (not text[match.end : after.start()].strip())
+        )
+        return bool(before) and before[-1] in self.tool_use and not surname
 
     def _before(self, folded: str, clause: tuple[int, int], start: int) -> bool:
         return any(w in self.before for w in _WORD.findall(folded[clause[0] : start])[-3:])
