@@ -926,6 +926,13 @@ class Lexicon:
                 return not (self.competence and self.competence.search(words, words, cased_words))
         return False
 
+    def adding(self, text: str, folded: str | None = None) -> set[str]:
+        """Return the skills whose adding cues a text has ("SEO" adds marketing)."""
+        folded = fold(text) if folded is None else folded
+        return {
+            skill for skill, matcher in self.adding_cues.items() if matcher.search(text, folded)
+        }
+
     def attribute(self, text: str) -> list[str]:
         """Return the skills whose cues a sentence has most of, or the fallback skill, and the
         skills whose adding cues it has ("SEO articles" are writing and marketing).
@@ -952,9 +959,7 @@ class Lexicon:
         best = max(counts.values(), default=0)
         if best == 0:
             return [self.fallback]
-        adding = {
-            skill for skill, matcher in self.adding_cues.items() if matcher.search(text, folded)
-        }
+        adding = self.adding(text, folded)
         tied = {skill for skill, count in counts.items() if count == best}
         # A skill its adding cues bring in stands beside the others and takes nothing from them.
         leading = tied - adding
@@ -1171,6 +1176,9 @@ class SkillModel:
             for hit in specific:
                 for skill_id in hit.info.skills:
                     _add(found, skill_id, TERM_SCORE, (hit.start, hit.end))
+                # Adding cues stand beside a named tool too: "SEO articles with Jasper".
+                for skill_id in self.lexicon.adding(description[hit.clause[0] : hit.clause[1]]):
+                    _add(found, skill_id, CUE_SCORE, (hit.start, hit.end))
             # The skill a clause names says what its generic AI terms are for; in another
             # clause they may ask for other work ("AI drafts are fine, but a person checks").
             named = {h.clause for h in specific}
