@@ -403,6 +403,8 @@ _CUES = _Lexicon(
     )
 )
 _PARENTHESES = re.compile(r"\([^()]*\)|（[^（）]*）")
+# "Bonus: Midjourney" labels a nice-to-have skill; "Bonus: $500" still has a benefit cue.
+_NICE_TO_HAVE_LABEL = re.compile(r"(?:bonus|plus|nice to have|nice-to-have)\s*[:：\-–]")
 _OPENERS = _Lexicon(
     (
         ("apply", APPLY_OPENERS),
@@ -918,6 +920,8 @@ def _classify(text: str, section_kind: str | None, has_sections: bool) -> str:
     if opener is not None:
         return opener
     found = _CUES.kinds_in(norm)
+    if _NICE_TO_HAVE_LABEL.match(norm, head.end() if head else 0) and "benefit" not in found:
+        return "requirement"
     if (
         "weak_benefit" in found
         and not found & {"requirement", "duty"}

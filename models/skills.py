@@ -93,7 +93,8 @@ class TaxonomyError(ValueError):
 # --- Text folding -----------------------------------------------------------------------------
 # Matching runs on a folded copy of the text with the same length, so that every match offset is
 # an offset into the original: full-width Latin reads as ASCII, a zero-width non-joiner as a
-# space, Arabic yeh and kaf as their Persian forms, and dashes as "-".
+# space, Arabic yeh, alef maksura and kaf as their Persian forms, heh with yeh (ezafe) as heh,
+# direction marks as spaces, and dashes as "-".
 _FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 _FOLD.update(
     {
@@ -102,7 +103,11 @@ _FOLD.update(
         0x200C: " ",
         0x200B: " ",
         0x064A: "ی",
+        0x0649: "ی",
         0x0643: "ک",
+        0x06C0: "ه",
+        0x200E: " ",
+        0x200F: " ",
         0x2010: "-",
         0x2011: "-",
         0x2012: "-",

@@ -818,6 +818,8 @@ def test_numbered_items_and_deadlines_in_japanese_and_persian(description):
         ("Bonus: experience with ElevenLabs for voice-overs.", "requirement"),
         ("Rate chatbot answers for accuracy (RLHF project, paid per task).", "duty"),
         ("Paid weekly via PayPal.", "benefit"),
+        ("Bonus: Stable Diffusion or Midjourney.", "requirement"),
+        ("Nice to have: Figma.", "requirement"),
     ],
 )
 def test_a_bonus_skill_is_a_requirement_and_a_bonus_payment_a_benefit(text, kind):

@@ -219,6 +219,13 @@ def test_folding_keeps_every_offset():
     assert folded.startswith("aiツール") and "\u200c" not in folded
 
 
+def test_persian_letter_variants_and_direction_marks_fold_to_one_spelling(lexicon):
+    # Alef maksura for a final yeh, an ezafe heh and a right-to-left mark around a Latin name.
+    text = "تولید محتوای\u0649 وبلاگ با هوش مصنوع\u0649 و نام\u06c0 \u200fChatGPT\u200f"
+    assert fold(text) == fold(text.translate({0x0649: "ی", 0x06C0: "ه", 0x200F: " "}))
+    assert mentioned(lexicon, "نوشتن مقاله وبلاگ با هوش مصنوع\u0649") == {"ai_assisted_writing"}
+
+
 @pytest.mark.parametrize(
     ("terms", "text", "found"),
     [
@@ -509,6 +516,13 @@ def test_seo_adds_marketing_beside_the_work_it_is_for(lexicon, text, skills):
         "لطفا از هوش مصنوعی استفاده نکنند.",
         "از مترجم ماشینی استفاده نکنید.",
         "کپشن‌ها را خودتان بنویسید، نه هوش مصنوعی.",
+        "نمی‌خواهیم مقالات با ChatGPT نوشته شوند.",
+        "AIを使わずにご自身で執筆してください。",
+        "生成AIの利用はできません。",
+        "ChatGPTで作成した文章は受け付けていません。",
+        "Do not rely on ChatGPT for the final copy.",
+        "Please avoid AI-generated images.",
+        "Every essay is checked with GPTZero for AI writing.",
     ],
 )
 def test_a_prohibition_is_reported_and_asks_for_nothing(lexicon, text):
@@ -526,6 +540,7 @@ def test_a_prohibition_is_reported_and_asks_for_nothing(lexicon, text):
         "Bookkeeping in Excel, no machine learning involved.",
         "集計はExcelで行います（AIは使いません）。",
         "チャットボットではなく、スタッフが電話で対応します。",
+        "AIの使用は必須ではありません。",
     ],
 )
 def test_a_negation_asks_for_nothing_and_prohibits_nothing(lexicon, text):
