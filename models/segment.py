@@ -214,6 +214,8 @@ BENEFIT_OPENERS = (
 )
 COMPANY_OPENERS = (
     "we are a", "we're a", "our company", "our mission", "founded",
+    # What the employer sells: "Our platform uses AI to route tickets."
+    "our platform", "our saas", "our software", "our products",
 )
 APPLY_OPENERS = (
     "to apply", "apply via", "apply through", "apply at", "apply online", "if interested",

@@ -449,6 +449,7 @@ def test_kind_from_heading(heading, kind):
         ("Submit your portfolio before the deadline.", "apply"),
         ("We are a leading provider of payroll software.", "company"),
         ("Acme was founded in 1999 and is headquartered in Oslo.", "company"),
+        ("Our platform uses AI to route support tickets.", "company"),
         ("Translate product pages into German.", "duty"),
         ("Managing the social media calendar.", "duty"),
         ("You will own the billing service.", "duty"),
