@@ -79,6 +79,7 @@ _ID = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 _IWA_ID = re.compile(r"^4\.A\.\d\.[a-z]\.\d+\.I\d{2}$")
 _LATIN = re.compile(r"^[\x20-\x7e\u00b7\u00c0-\u024f\u2010-\u2014]+$")
 _ARABIC_LETTER = "\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff"
+_ARABIC = re.compile(f"[{_ARABIC_LETTER}]")
 _LATIN_EDGE = "A-Za-z0-9"
 _WORD = re.compile(r"[^\W_]+")
 _CLAUSE_MARK = re.compile(r"[;；؛]")
@@ -176,7 +177,7 @@ def _latin_body(term: str) -> str:
 
 def _script_body(term: str) -> str:
     body = _trie_pattern([_script_atoms(term)])
-    if re.search(f"[{_ARABIC_LETTER}]", term):
+    if _ARABIC.search(term):
         return f"(?<![{_ARABIC_LETTER}]){body}"
     return body
 
@@ -293,7 +294,7 @@ class Matcher:
                     insensitive.add(_latin_atoms(fold(term)))
                 else:
                     sensitive.add(_latin_atoms(term))
-            elif re.match(f"[{_ARABIC_LETTER}]", fold(term)):
+            elif _ARABIC.match(fold(term)):
                 persian.add(_script_atoms(term))
             else:
                 other.add(_script_atoms(term))
@@ -821,13 +822,20 @@ class Lexicon:
         asked_contexts = [
             c for c in contexts if not any(m.start < c.end and c.start < m.end for m in not_asked)
         ]
+        # What confirms an asked-for term is only what is asked for too; a term that is not
+        # asked for is judged with all of them. Per group: a plain AI term, and the ambiguous ones.
+        confirming = {}
+        for asked in (True, False):
+            group = [m for m, _, p in judged if p == "ask" or not asked]
+            confirming[asked] = (
+                any(not self.infos[m.key].ambiguous for m in group),
+                {m.key for m in group if self.infos[m.key].ambiguous},
+                asked_contexts if asked else contexts,
+            )
         hits = []
         for match, clause, polarity in judged:
             info = self.infos[match.key]
-            others = [(m, p) for m, _, p in judged if polarity != "ask" or p == "ask"]
-            plain = any(not self.infos[m.key].ambiguous for m, _ in others)
-            ambiguous_keys = {m.key for m, _ in others if self.infos[m.key].ambiguous}
-            near = contexts if polarity != "ask" else asked_contexts
+            plain, ambiguous_keys, near = confirming[polarity == "ask"]
             # An ambiguous term counts with an AI word that is not itself, another AI term, or
             # a second ambiguous AI name ("Claude and Gemini").
             # A proper name written in lower case is the common word ("can whisper softly in
@@ -921,9 +929,7 @@ class Lexicon:
         cased_words = cased[clause_start:clause_end]
         for m in self.topic.find(words, words, cased_words):
             m_start, m_end = m.start + clause_start, m.end + clause_start
-            if re.search(f"[{_ARABIC_LETTER}]", words[m.start : m.end]) or _is_latin(
-                words[m.start : m.end]
-            ):
+            if _ARABIC.search(words[m.start : m.end]) or _is_latin(words[m.start : m.end]):
                 about = m_end <= start and len(_WORD.findall(folded[m_end:start])) <= 2
             else:
                 about = m_start >= end and _NEAR_AFTER.fullmatch(folded[end:m_start]) is not None

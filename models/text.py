@@ -377,8 +377,9 @@ def normalize_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
     widths = np.maximum(lengths[order], 1)
     start = 0
     while start < rows:
+        # Widths rise, so the rows that fit are a prefix; a row too wide alone is a block too.
         fits = np.arange(1, rows - start + 1) * widths[start:] <= _NORMALIZE_CELLS
-        stop = start + max(int(np.argmin(fits)) if not fits.all() else len(fits), 1)
+        stop = start + max(int(fits.sum()), 1)
         block = order[start:stop]
         spans = lengths[block]
         firsts = np.repeat(indptr[block], spans)

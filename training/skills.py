@@ -22,13 +22,12 @@ Those sentences were written beside the lexicon, so their figure is a developmen
 honest figure is that of an independently written set of sentences in the three languages,
 split in two: `eval/skill_sentences_dev.jsonl` may be studied to improve the lexicon, and
 `eval/skill_sentences_test.jsonl` is never read except here, to be reported; the sentence
-target is judged on it. A second development set, `eval/skill_sentences_dev2.jsonl`, was written
-the same way before the lexicon was changed with it in view, in the phrasing of job ads and
-freelance gigs, with hard negatives (Excel, statistics, automation with no AI; AI as the topic of
-an article) and negations and prohibitions; it is a development figure too. A third,
-`eval/skill_sentences_dev3.jsonl`, was written the same way, before the lexicon was changed with
-it in view, with more Persian, nice-to-have and bonus phrasing, and parentheses; it is a
-development figure as well.
+target is judged on it. Two more development sets, `eval/skill_sentences_dev2.jsonl` and
+`eval/skill_sentences_dev3.jsonl`, were each written in the phrasing of job ads and freelance
+gigs before the lexicon was changed with them in view: hard negatives (Excel, statistics,
+automation with no AI, AI as the topic of an article), negations and prohibitions, and in the
+third more Persian, nice-to-have and bonus phrasing and parentheses. Their figures are
+development figures too.
 
 Labelling guide for the hand labels: a statement mentions a skill when it asks the worker to
 know, use, build or manage what the skill names: machine learning, deep learning, computer

@@ -161,50 +161,44 @@ def test_the_independent_dev_half_is_labelled_with_taxonomy_ids():
         assert item["text"] and set(item["mentioned"]) <= ids
 
 
-def test_the_second_development_set_covers_three_languages_prohibitions_and_negatives():
-    items = read_sentences(SENTENCES_DEV2)
+def read_development_set(path, before) -> tuple[list[dict], Counter]:
+    """Read a development set, check every item is labelled with taxonomy ids and repeats no
+    sentence of the sets written before it; return the items and their languages."""
+    items = read_sentences(path)
     ids = set(load_taxonomy().ids)
-    assert len(items) >= 150
     languages = Counter(item["lang"] for item in items)
     assert set(languages) == {"en", "ja", "fa"}
-    assert min(languages.values()) >= len(items) / 4
     for item in items:
         assert item["text"] and set(item["mentioned"]) <= ids
         assert isinstance(item["prohibited"], bool)
-    # Prohibitions, and sentences that ask for no AI skill, each a sizeable share; no sentence
-    # repeats one of the other sets.
-    assert sum(item["prohibited"] for item in items) >= 15
-    assert sum(not item["mentioned"] and not item["prohibited"] for item in items) >= 30
-    others = {
-        item["text"]
-        for path in (SENTENCES, INDEPENDENT["dev"])
-        for item in read_sentences(path)
-        if "text" in item
-    }
+    others = {item["text"] for path in before for item in read_sentences(path) if "text" in item}
     assert not others & {item["text"] for item in items}
+    return items, languages
+
+
+def no_skill(items: list[dict]) -> int:
+    return sum(not item["mentioned"] and not item["prohibited"] for item in items)
+
+
+def test_the_second_development_set_covers_three_languages_prohibitions_and_negatives():
+    items, languages = read_development_set(SENTENCES_DEV2, (SENTENCES, INDEPENDENT["dev"]))
+    assert len(items) >= 150
+    assert min(languages.values()) >= len(items) / 4
+    # Prohibitions, and sentences that ask for no AI skill, each a sizeable share.
+    assert sum(item["prohibited"] for item in items) >= 15
+    assert no_skill(items) >= 30
 
 
 def test_the_third_development_set_leans_on_persian_and_repeats_no_other_set():
-    items = read_sentences(SENTENCES_DEV3)
-    ids = set(load_taxonomy().ids)
+    items, languages = read_development_set(
+        SENTENCES_DEV3, (SENTENCES, INDEPENDENT["dev"], SENTENCES_DEV2)
+    )
     assert len(items) >= 120
-    languages = Counter(item["lang"] for item in items)
-    assert set(languages) == {"en", "ja", "fa"}
     assert min(languages.values()) >= 40 and languages["fa"] >= 45
-    for item in items:
-        assert item["text"] and set(item["mentioned"]) <= ids
-        assert isinstance(item["prohibited"], bool)
     assert sum(item["prohibited"] for item in items) >= 12
-    assert sum(not item["mentioned"] and not item["prohibited"] for item in items) >= 20
+    assert no_skill(items) >= 20
     texts = [item["text"] for item in items]
     assert len(set(texts)) == len(texts)
-    others = {
-        item["text"]
-        for path in (SENTENCES, INDEPENDENT["dev"], SENTENCES_DEV2)
-        for item in read_sentences(path)
-        if "text" in item
-    }
-    assert not others & set(texts)
 
 
 def test_the_sentence_target_is_judged_on_the_held_out_half():

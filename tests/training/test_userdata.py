@@ -8,7 +8,7 @@ import pytest
 
 from models import registry
 from models.scorer import Scorer
-from training import data, train, userdata
+from training import train, userdata
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "training" / "examples" / "labelled.csv"
 BANDS = {"moderate": 0.16, "high": 0.41}
@@ -258,14 +258,6 @@ def test_user_only_needs_data(capsys):
 # --- Training on real data -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def public_data() -> Path:
-    try:
-        return data.data_dir()
-    except data.DataError as error:
-        pytest.skip(f"public data not available: {error}")
-
-
 def run(public_data: Path, models_dir: Path, version: str, *extra: str) -> dict:
     """Train on a slice of the public data with the example file; return the card."""
     code = train.main(
@@ -292,8 +284,8 @@ def run(public_data: Path, models_dir: Path, version: str, *extra: str) -> dict:
 
 
 @pytest.mark.slow
-def test_trains_on_public_and_user_data(public_data, tmp_path):
-    card = run(public_data, tmp_path, "mixed")
+def test_trains_on_public_and_user_data(root, tmp_path):
+    card = run(root, tmp_path, "mixed")
     user = card["data"]["user"]
     assert user["files"] == {str(EXAMPLE): userdata.artifact.sha256(EXAMPLE)}
     assert (user["postings"], user["labelled_duties"], user["only"]) == (12, 12, False)
@@ -308,8 +300,8 @@ def test_trains_on_public_and_user_data(public_data, tmp_path):
 
 
 @pytest.mark.slow
-def test_trains_on_user_data_alone(public_data, tmp_path):
-    card = run(public_data, tmp_path, "mine", "--user-only", "--set-default")
+def test_trains_on_user_data_alone(root, tmp_path):
+    card = run(root, tmp_path, "mine", "--user-only", "--set-default")
     assert card["data"]["user"]["only"] is True
     # The public tasks only evaluated it: the model's vocabulary is the user's.
     scorer = Scorer.load(registry.default_dir(tmp_path))
