@@ -10,6 +10,9 @@ Everything is chosen on the public O*NET and Eloundou data, never on the realist
 - Review margin: the 95th percentile of |duties' score - human beta| on correctly coded
   pseudo-postings with duties. The uncertainty threshold (0.5) is set a priori: below it the
   top occupation is more likely wrong than right.
+- Then, on English postings written for calibration (`data/postings_calibration.jsonl`, scored
+  as served), `calibrate_on_postings` chooses by held-out figures whether the coder's weights
+  are kept, scaled by one factor or refitted, and whether the floors are kept or refitted.
 The realistic postings are scored afterwards, by `postings_report`, and only reported.
 
 python -m training.occupations [--data-dir DIR] prints the card section and the postings figures
@@ -22,11 +25,12 @@ import re
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
+from scipy.optimize import minimize, minimize_scalar
 from scipy.special import logsumexp
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
@@ -47,6 +51,7 @@ from models.occupations import (
     OccupationTable,
     Publication,
     Review,
+    coding_text,
     duty_error,
     occupation_beta,
     softmax,
@@ -58,6 +63,19 @@ from training.data import TaskTable
 
 HUMAN_AUTOMATION = Path("eloundou_2023") / "automation_gpt4_human_labels.tsv"
 TITLES = Path(__file__).resolve().parent / "eval" / "titles.jsonl"
+# English postings written for this project in the styles users send (gigs, corporate ads,
+# bulleted, prose, HTML), each coded to its O*NET-SOC occupation. The coder's weights and the
+# blend's floors are fitted on pseudo-postings first; these postings then choose, by
+# cross-validated likelihood and error, whether real-looking postings want them rescaled or
+# refitted. The realistic postings (eval/postings.jsonl) stay for evaluation only.
+CALIBRATION = Path(__file__).resolve().parent / "data" / "postings_calibration.jsonl"
+CALIBRATION_FOLDS = 5
+# Fewer postings of the occupations coded to (a quick run on a slice) leave the fits as they are.
+MIN_CALIBRATION = 50
+CODER_CHOICES = ("pseudo_postings", "scaled", "refitted")
+BLEND_CHOICES = ("pseudo_postings", "refitted")
+# The factor on the pseudo-posting weights stays within [1/8, 8].
+SCALE_RANGE = (-np.log(8.0), np.log(8.0))
 RANDOM_STATE = 0
 FOLDS = 3  # coder calibration folds over held-out reported titles and task statements
 EXPOSURE_FOLDS = 3  # occupation-grouped folds for the duty scores of pseudo-postings
@@ -83,9 +101,17 @@ TAXONOMY = "O*NET 29.3 database (O*NET-SOC 2019 codes), U.S. Department of Labor
 
 
 def train_occupations(
-    root: Path, table: TaskTable, log: Callable[[str], object] = print
+    root: Path,
+    table: TaskTable,
+    log: Callable[[str], object] = print,
+    exposure=None,
+    calibration: Path | None = None,
 ) -> tuple[OccupationModel, dict]:
-    """Fit the occupations component on the public data; return it and its card section."""
+    """Fit the occupations component on the public data; return it and its card section.
+
+    Given the `exposure` classifier the component will ship with and a `calibration` postings
+    file, `calibrate_on_postings` then sets the coder's weights and the blend's floors.
+    """
     started = time.perf_counter()
     rng = np.random.default_rng(RANDOM_STATE)
     occupations = build_table(root, table)
@@ -168,6 +194,11 @@ def train_occupations(
         bands=band_thresholds(table.occupations),
         taxonomy=TAXONOMY,
     )
+    calibrated = None
+    if exposure is not None and calibration is not None and calibration.is_file():
+        calibrated = calibrate_on_postings(
+            exposure, model, evaluate.read_postings(calibration), log
+        )
     titles_report = titles_set_report(model, read_titles()) if TITLES.is_file() else None
     card = {
         "occupations": len(occupations.codes),
@@ -199,6 +230,7 @@ def train_occupations(
             "measures": [f"{PUBLISHED_COLUMNS[r]}_beta" for r in ("human", "gpt4")],
         },
         "blend": blend_report,
+        **({"calibration": calibrated} if calibrated is not None else {}),
         "review": {
             "min_probability": MIN_PROBABILITY,
             "margin": margin,
@@ -663,6 +695,184 @@ def postings_report(scorer: Scorer, postings: list[dict]) -> dict:
     return report
 
 
+# --- Calibration on postings ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the scorer sees of calibration postings: coder features, duties' score, gold."""
+
+    features: np.ndarray  # (postings, features, occupations)
+    duty_score: np.ndarray
+    confidence: np.ndarray
+    gold: np.ndarray  # row of each posting's occupation
+    groups: np.ndarray  # its O*NET-SOC code, for folds
+
+
+class _Recorder:
+    """An enricher that keeps what the occupations component would read of each posting."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, float, float]] = []
+
+    def enrich(self, context, result: dict) -> None:
+        exposure = result["exposure"]
+        self.seen.append(
+            (context.title, coding_text(context), exposure["score"], exposure["confidence"])
+        )
+
+
+def observe(exposure, model: OccupationModel, postings: list[dict]) -> Observed:
+    """Score postings (English, as served) up to the occupations component; return its inputs."""
+    known = [p for p in postings if model.table.row(p["soc_code"]) is not None]
+    recorder = _Recorder()
+    card = {"version": "calibration", "artifact": {"sha256": ""}, "bands": model.bands}
+    scorer = Scorer({"exposure": exposure, "recorder": recorder}, card)
+    scorer.score_many(
+        [{"title": p["title"], "description": p["description"], "language": "en"} for p in known]
+    )
+    titles, texts, scores, confidences = map(list, zip(*recorder.seen, strict=True))
+    return Observed(
+        features=model.coder.features(titles, texts),
+        duty_score=np.array(scores, dtype=float),
+        confidence=np.array(confidences, dtype=float),
+        gold=np.array([model.table.row(p["soc_code"]) for p in known]),
+        groups=np.array([p["soc_code"] for p in known]),
+    )
+
+
+def fit_coder(choice: str, features: np.ndarray, gold: np.ndarray, weights: np.ndarray):
+    """Return the coder's weights under a choice: as fitted on pseudo-postings, those times the
+    one factor (a temperature) that fits `gold` best, or all of them refitted on `gold`."""
+    if choice == "pseudo_postings":
+        return np.asarray(weights, dtype=float)
+    if choice == "refitted":
+        return fit_weights(features, gold)
+    logits = _logits(features, weights).astype(float)
+
+    def loss(log_scale: float) -> float:
+        scaled = logits * np.exp(log_scale)
+        return float(np.mean(logsumexp(scaled, axis=1) - scaled[np.arange(len(gold)), gold]))
+
+    found = minimize_scalar(loss, bounds=SCALE_RANGE, method="bounded")
+    return np.asarray(weights, dtype=float) * float(np.exp(found.x))
+
+
+def _blended(blend: Blend, observed: Observed, rows: np.ndarray, probabilities, betas):
+    published, spread = occupation_beta(probabilities, betas)
+    duty_weight, occupation_weight = blend.weights(duty_error(observed.confidence[rows]), spread)
+    return np.clip(duty_weight * observed.duty_score[rows] + occupation_weight * published, 0, 1)
+
+
+def fit_floors(observed: Observed, rows: np.ndarray, probabilities, betas) -> Blend:
+    """Fit the blend's floors by least squares against the gold human beta on `rows`."""
+    gold_beta = betas[observed.gold[rows]]
+
+    def loss(log_floors: np.ndarray) -> float:
+        blended = _blended(Blend(*np.exp(log_floors)), observed, rows, probabilities, betas)
+        return float(np.mean(np.square(blended - gold_beta)))
+
+    bounds = [(np.log(FLOOR_RANGE[0]), np.log(FLOOR_RANGE[1]))] * 2
+    result = minimize(loss, np.log([0.1, 0.1]), method="Nelder-Mead", bounds=bounds)
+    return Blend(*(round(float(v), 4) for v in np.exp(result.x)))
+
+
+def calibrate_on_postings(
+    exposure, model: OccupationModel, postings: list[dict], log: Callable[[str], object] = print
+) -> dict:
+    """Choose, on postings written like real ones, how the coder's weights and the blend's floors
+    should be set; set them on `model` and return the card section.
+
+    Each choice is scored held out (GroupKFold by occupation, every fit on the other folds): the
+    coder's by the mean log-likelihood of the gold occupations, the floors' by the squared error
+    of the blended score against the gold occupation's human beta.
+    """
+    observed = observe(exposure, model, postings)
+    if len(observed.gold) < MIN_CALIBRATION:
+        log(f"calibration postings: {len(observed.gold)} of known occupations, too few to fit")
+        return {"postings": int(len(observed.gold)), "fitted": False}
+    betas = model.table.measure("human", "beta")
+    weights = np.asarray(model.coder.weights, dtype=float)
+    blend = model.blend
+    count, gold = len(observed.gold), observed.gold
+    folds = list(
+        GroupKFold(n_splits=CALIBRATION_FOLDS).split(observed.duty_score, groups=observed.groups)
+    )
+    held_out = {choice: np.zeros((count, len(model.codes))) for choice in CODER_CHOICES}
+    blended = {choice: np.zeros(count) for choice in BLEND_CHOICES}
+    for train, test in folds:
+        for choice in CODER_CHOICES:
+            fitted = fit_coder(choice, observed.features[train], gold[train], weights)
+            held_out[choice][test] = softmax(_logits(observed.features[test], fitted))
+    likelihood = {
+        choice: _round(
+            np.mean(np.log(np.maximum(held_out[choice][np.arange(count), gold], 1e-300)))
+        )
+        for choice in CODER_CHOICES
+    }
+    coder_choice = max(CODER_CHOICES, key=lambda choice: likelihood[choice])
+    for train, test in folds:
+        fitted = fit_coder(coder_choice, observed.features[train], gold[train], weights)
+        train_probabilities = softmax(_logits(observed.features[train], fitted))
+        floors = {
+            "pseudo_postings": blend,
+            "refitted": fit_floors(observed, train, train_probabilities, betas),
+        }
+        for choice in BLEND_CHOICES:
+            blended[choice][test] = _blended(
+                floors[choice], observed, test, held_out[coder_choice][test], betas
+            )
+    gold_beta = betas[gold]
+    error = {c: _round(np.mean(np.square(blended[c] - gold_beta))) for c in BLEND_CHOICES}
+    blend_choice = min(BLEND_CHOICES, key=lambda choice: error[choice])
+    probabilities = held_out[coder_choice]
+    lookup = betas[probabilities.argmax(axis=1)]
+    published, _ = occupation_beta(probabilities, betas)
+
+    model.coder.weights = fit_coder(coder_choice, observed.features, gold, weights)
+    everything = np.arange(count)
+    if blend_choice == "refitted":
+        model.blend = fit_floors(
+            observed, everything, softmax(_logits(observed.features, model.coder.weights)), betas
+        )
+    log(
+        f"calibration postings: coder {coder_choice} (log-likelihood {likelihood}), "
+        f"floors {blend_choice} (squared error {error})"
+    )
+    return {
+        "file": f"{CALIBRATION.parent.name}/{CALIBRATION.name}",
+        "sha256": artifact.sha256(CALIBRATION) if CALIBRATION.is_file() else None,
+        "postings": count,
+        "occupations": int(len(set(observed.groups))),
+        "fitted": True,
+        "split": f"GroupKFold({CALIBRATION_FOLDS}) by occupation; every choice fitted on the "
+        "other folds",
+        "coder": {
+            "choices": list(CODER_CHOICES),
+            "log_likelihood": likelihood,
+            "chosen": coder_choice,
+            "weights": [round(float(w), 3) for w in model.coder.weights],
+            "held_out": {
+                choice: coding_report(held_out[choice], gold, model.codes)
+                for choice in CODER_CHOICES
+            },
+        },
+        "blend": {
+            "choices": list(BLEND_CHOICES),
+            "squared_error": error,
+            "chosen": blend_choice,
+            "duty_floor": model.blend.duty_floor,
+            "occupation_floor": model.blend.occupation_floor,
+            "spearman": {
+                "duties": _spearman(observed.duty_score, gold_beta),
+                "occupation_top1": _spearman(lookup, gold_beta),
+                "occupation_expected": _spearman(published, gold_beta),
+                "blend": _spearman(blended[blend_choice], gold_beta),
+            },
+        },
+    }
+
+
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return _round(spearmanr(a, b)[0])
 
@@ -678,8 +888,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         root = data.data_dir(args.data_dir)
-        model, card = train_occupations(root, data.load_tasks(root), log=print)
         components, model_card = artifact.load(registry.default_dir())
+        model, card = train_occupations(
+            root,
+            data.load_tasks(root),
+            log=print,
+            exposure=components["exposure"],
+            calibration=CALIBRATION,
+        )
     except (data.DataError, artifact.ArtifactError, registry.RegistryError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -150,7 +150,11 @@ def train(
 
     model = fit(frame)
     occupation_model, occupation_card = occupation_training.train_occupations(
-        data_dir, table, log=log
+        data_dir,
+        table,
+        log=log,
+        exposure=LinearText.of(model) or model,
+        calibration=occupation_training.CALIBRATION,
     )
     skill_model, skill_card = skill_training.train_skills(data_dir, table, log=log, folds=folds)
     # A slice (a quick run) embeds few texts: the slow multilingual encoder dominates otherwise.

@@ -1,5 +1,6 @@
 """Fitting the occupations component: its calibration pieces, its eval set, a real slice run."""
 
+import copy
 import json
 
 import numpy as np
@@ -7,14 +8,17 @@ import pandas as pd
 import pytest
 
 from models import artifact, registry
-from models.occupations import CODE, FEATURES, OccupationModel, softmax
+from models.occupations import CODE, FEATURES, Blend, OccupationModel, softmax
 from models.scorer import Scorer
 from training import data, evaluate, train
 from training.occupations import (
+    CALIBRATION,
     TARGETS,
     TITLES,
     band_thresholds,
+    calibrate_on_postings,
     coding_report,
+    fit_coder,
     fit_weights,
     main,
     normalise,
@@ -138,3 +142,62 @@ def test_the_component_saves_loads_and_scores_the_postings(trained, tmp_path):
         "blend",
     }
     assert set(report["targets_met"]) == {*TARGETS, "blend_beats_both_parts"}
+
+
+def test_the_scaled_coder_finds_the_temperature_that_drew_the_labels():
+    rng = np.random.default_rng(1)
+    features = rng.random((3000, len(FEATURES), 12)).astype(np.float32)
+    weights = np.array([4.0, 1.0, 7.0])
+    probabilities = softmax(3.0 * np.tensordot(features, weights, axes=([1], [0])))
+    gold = np.array([rng.choice(12, p=row) for row in probabilities])
+    assert np.array_equal(fit_coder("pseudo_postings", features, gold, weights), weights)
+    scaled = fit_coder("scaled", features, gold, weights)
+    np.testing.assert_allclose(scaled / weights, 3.0, rtol=0.15)
+    np.testing.assert_allclose(fit_coder("refitted", features, gold, weights), 3 * weights, atol=3)
+
+
+def test_the_calibration_set_is_well_formed_and_apart_from_the_evaluation_sets(root):
+    postings = evaluate.read_postings(CALIBRATION)
+    assert len(postings) >= 200
+    assert len({p["id"] for p in postings}) == len(postings)
+    known = set(data.load_tasks(root).occupations.index)
+    for posting in postings:
+        assert posting["soc_code"] in known, posting["id"]
+        assert posting["title"].strip() and posting["description"].strip(), posting["id"]
+    assert len({p["soc_code"][:2] for p in postings}) >= 20
+    titles = {p["title"] for p in postings}
+    assert not titles & {p["title"] for p in evaluate.read_postings()}
+    assert not titles & {t["title"] for t in read_titles()}
+
+
+def test_too_few_calibration_postings_leave_the_component_as_it_is(trained):
+    model, _ = trained
+    components, _ = artifact.load(registry.default_dir())
+    weights, blend = model.coder.weights.copy(), model.blend
+    postings = evaluate.read_postings(CALIBRATION)[:10]
+    report = calibrate_on_postings(components["exposure"], model, postings, log=lambda m: None)
+    assert report["fitted"] is False
+    assert np.array_equal(model.coder.weights, weights) and model.blend == blend
+
+
+@pytest.mark.slow
+def test_the_shipped_coder_and_blend_are_what_the_calibration_postings_choose():
+    components, card = artifact.load(registry.default_dir())
+    section = card["occupations"]["calibration"]
+    shipped = components["occupations"]
+    model = copy.deepcopy(shipped)
+    # Back to the pseudo-posting fit the calibration starts from (the card rounds its weights).
+    fitted = card["occupations"]
+    model.coder.weights = np.array(fitted["coder"]["weights"])
+    model.blend = Blend(fitted["blend"]["duty_floor"], fitted["blend"]["occupation_floor"])
+    again = calibrate_on_postings(
+        components["exposure"], model, evaluate.read_postings(CALIBRATION), log=lambda m: None
+    )
+    assert section["sha256"] == again["sha256"] and section["postings"] == again["postings"]
+    for part in ("coder", "blend"):
+        assert again[part]["chosen"] == section[part]["chosen"]
+    for choice, value in section["coder"]["log_likelihood"].items():
+        assert again["coder"]["log_likelihood"][choice] == pytest.approx(value, abs=2e-3)
+    np.testing.assert_allclose(model.coder.weights, shipped.coder.weights, rtol=2e-3)
+    assert model.blend.duty_floor == pytest.approx(shipped.blend.duty_floor, abs=2e-3)
+    assert model.blend.occupation_floor == pytest.approx(shipped.blend.occupation_floor, abs=2e-3)
