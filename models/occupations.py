@@ -33,7 +33,15 @@ import scipy.sparse as sp
 
 from models.language import read_as_english
 from models.scorer import LABELS, Context, band
-from models.text import Tfidf, normalize_rows, terms, tfidf_rows, weigh_counts, word_tfidf
+from models.text import (
+    Tfidf,
+    normalize_rows,
+    owner_groups,
+    terms,
+    tfidf_rows,
+    weigh_counts,
+    word_tfidf,
+)
 
 if TYPE_CHECKING:
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -316,13 +324,9 @@ class OccupationCoder:
 
     def _index_titles(self) -> None:
         # Columns grouped by owner, so that one reduceat takes each occupation's best title.
-        order = np.argsort(self.title_owners, kind="stable")
-        owners = self.title_owners[order]
-        starts = np.r_[0, np.flatnonzero(np.diff(owners)) + 1]
+        order, self._starts, self._start_owners = owner_groups(self.title_owners)
         matrix = character_tfidf(self.title_characters, [self.titles[i] for i in order])
         self._title_matrix = matrix.T.tocsr()
-        self._starts = starts
-        self._start_owners = owners[starts]
 
     def __getstate__(self) -> dict:
         state = dict(vars(self))
@@ -413,9 +417,10 @@ class Review:
             reasons.append(
                 {
                     "code": "language_not_english",
-                    "detail": f"The posting's language is {language!r}; its occupations are "
-                    "coded by matching it across languages with English O*NET titles and tasks, "
-                    "which is less accurate than coding English.",
+                    "detail": f"The posting's language is {language!r}; its duties are scored "
+                    "by models of English labels carried across languages, and its occupations "
+                    "coded by its likeness to English O*NET titles and tasks and to the "
+                    "occupations' titles in its language.",
                 }
             )
         if probability < self.min_probability:

@@ -392,3 +392,13 @@ def normalize_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
     norms[sums == 0.0] = 1.0
     data[:] = data / np.repeat(norms, lengths)
     return matrix
+
+
+def owner_groups(owners: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the order that groups items by owner, where each group starts in that order, and
+    the owner of each group. Columns of items put in that order give each owner's largest value
+    with one `np.maximum.reduceat(values, starts, axis=1)`."""
+    order = np.argsort(owners, kind="stable")
+    grouped = owners[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(grouped)) + 1]
+    return order, starts, grouped[starts]

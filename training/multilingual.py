@@ -9,8 +9,10 @@ occupations; the saved occupations component blends the two (`duties_only` is be
 
 The component's heads are fitted on English O*NET texts only (task statements and the job-title
 and work-activity views the English model also learns from), embedded by encoders that map other
-languages near their English translations. How each language's postings are coded to
-occupations (a shift and a temperature) is fitted on our own calibration postings
+languages near their English translations. Occupations are coded by the posting's embedding and
+by its title's likeness to the occupations' titles as Japanese and Persian ads write them
+(`data/occupation_titles.jsonl`, written for this project); how each language's postings are
+coded (a shift, a temperature and the titles' weight) is fitted on our own calibration postings
 (`data/multilingual_calibration.jsonl`). The parallel postings (`eval/postings_parallel.jsonl`,
 the same posting written in English, Japanese and Persian) are never trained or calibrated on.
 """
@@ -40,6 +42,7 @@ from models.language import (
     CrossLingualExposure,
     Encoder,
     EncoderError,
+    NativeTitles,
     OccupationCentroids,
     detect,
     head_probabilities,
@@ -92,6 +95,13 @@ MIN_CALIBRATION = 50
 # Shares of a language's offset from English taken off its embedded texts, tried with each
 # temperature when calibrating it.
 SHIFT_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
+# The occupations' titles as Japanese and Persian ads and freelance listings write them (2-5 for
+# each occupation and language), written for this project: a posting's title is compared with
+# them (`NativeTitles`) beside its embedding. Their weight is fitted with each language's shift
+# and temperature, from NATIVE_WEIGHTS (0: unused).
+NATIVE_TITLES = Path(__file__).resolve().parent / "data" / "occupation_titles.jsonl"
+NATIVE_LANGUAGES = ("ja", "fa")
+NATIVE_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 TARGETS = {"spearman_gap": 0.05, "mean_absolute_difference": 0.07, "band_agreement": 0.85}
 
 
@@ -290,14 +300,17 @@ def fit_temperature(
     return best_temperature(titles @ centroids.astype(np.float64).T, gold)
 
 
-def best_temperature(similarity: np.ndarray, gold: np.ndarray) -> tuple[float, float]:
+def best_temperature(
+    similarity: np.ndarray, gold: np.ndarray, added: np.ndarray | None = None
+) -> tuple[float, float]:
     """Return the temperature in TEMPERATURES whose softmax of the similarities (rows of
-    postings, columns of occupations) gives the gold columns the highest mean log-likelihood,
-    and that log-likelihood."""
+    postings, columns of occupations) over it, plus `added` when given, gives the gold columns
+    the highest mean log-likelihood, and that log-likelihood."""
     rows = np.arange(len(gold))
 
     def likelihood(temperature: float) -> float:
-        return float(_log_softmax(similarity / temperature)[rows, gold].mean())
+        logits = similarity / temperature if added is None else similarity / temperature + added
+        return float(_log_softmax(logits)[rows, gold].mean())
 
     best = max(TEMPERATURES, key=likelihood)
     return best, likelihood(best)
@@ -335,6 +348,7 @@ def train_multilingual(
     threads: int = 2,
     calibration: Path | None = CALIBRATION,
     blend: Blend | None = None,
+    native_titles: Path | None = NATIVE_TITLES,
 ) -> tuple[CrossLingualExposure, dict]:
     """Fit one head per encoder on the English training texts; return the component and its card.
 
@@ -407,7 +421,8 @@ def train_multilingual(
             f"multilingual: head {name} on {training[name]['texts']} texts "
             f"({computed} embedded now) in {seconds}s"
         )
-    occupations = OccupationCentroids(codes, centroids, temperatures, means)
+    native = read_native_titles(native_titles, codes) if native_titles is not None else {}
+    occupations = OccupationCentroids(codes, centroids, temperatures, means, native=native)
     component = CrossLingualExposure(heads, specs, routes, occupations, automation_heads)
     calibrated = None
     if postings:
@@ -419,9 +434,14 @@ def train_multilingual(
             occupations.temperatures[key] = fit.temperature
             if fit.share > 0:
                 occupations.shifts[key] = fit.shift
+            if fit.native_weight > 0:
+                occupations.native_weights[key] = fit.native_weight
         log(
             "multilingual: calibrated "
-            + ", ".join(f"{key} T={f.temperature} shift={f.share}" for key, f in fits.items())
+            + ", ".join(
+                f"{key} T={f.temperature} shift={f.share} titles={f.native_weight}"
+                for key, f in fits.items()
+            )
         )
         calibrated = {
             "file": f"{calibration.parent.name}/{calibration.name}",
@@ -446,7 +466,31 @@ def train_multilingual(
     }
     if calibrated is not None:
         card["occupations"]["calibration"] = calibrated
+    if native:
+        card["occupations"]["native_titles_source"] = {
+            "file": f"{native_titles.parent.name}/{native_titles.name}",
+            "sha256": artifact.sha256(native_titles),
+        }
     return component, card
+
+
+def read_native_titles(path: Path, codes: np.ndarray) -> dict[str, NativeTitles]:
+    """Return, per language of NATIVE_LANGUAGES, the titles of the occupations in `codes` written
+    in it (a line of the file: soc_code, the English title, then a list per language)."""
+    position = {code: index for index, code in enumerate(codes)}
+    lines = read_jsonl(path)
+    native = {}
+    for language in NATIVE_LANGUAGES:
+        pairs = [
+            (title, position[line["soc_code"]])
+            for line in lines
+            if line["soc_code"] in position
+            for title in line.get(language, [])
+        ]
+        if pairs:
+            titles, owners = zip(*pairs, strict=True)
+            native[language] = NativeTitles.fit(titles, np.array(owners), len(codes))
+    return native
 
 
 # --- Calibration on postings in other languages ------------------------------------------------
@@ -472,12 +516,23 @@ def calibration_texts(postings: Sequence[dict]) -> list[str]:
 
 @dataclass(frozen=True)
 class LanguageFit:
-    """How one encoder codes postings in one language: the shift and temperature fitted."""
+    """How one encoder codes postings in one language: the shift, temperature and weight of the
+    native titles fitted."""
 
     share: float  # of the offset between the language's texts and the English ones
     shift: np.ndarray  # share x that offset, taken off each embedded text
     temperature: float
     log_likelihood: float  # of the gold occupations, on the postings fitted on
+    native_weight: float = 0.0  # of the title's similarity to the occupations' native titles
+
+
+def native_rows(occupations: OccupationCentroids, postings: Sequence[dict]) -> np.ndarray | None:
+    """Return each posting's title's similarity to every occupation's titles in its language,
+    one row each; None when a posting's language has no native titles."""
+    rows = [occupations.native_similarities(p["language"], p["title"]) for p in postings]
+    if not rows or any(row is None for row in rows):
+        return None
+    return np.vstack(rows)
 
 
 def fit_language(
@@ -487,20 +542,25 @@ def fit_language(
     gold: np.ndarray,
     vectors: dict[str, np.ndarray],
     english_mean: np.ndarray,
+    weights: Sequence[float] = NATIVE_WEIGHTS,
 ) -> LanguageFit:
-    """Fit an encoder's shift share (of SHIFT_SHARES) and temperature (of TEMPERATURES) for
-    postings in one language: the pair that gives their gold occupations the highest mean
-    log-likelihood. The offset is the mean of the postings' embedded titles and lines less
-    `english_mean`, the mean of the English texts the centroids average."""
+    """Fit an encoder's shift share (of SHIFT_SHARES), temperature (of TEMPERATURES) and weight
+    of the native titles (of `weights`, when the language has them) for postings in one
+    language: the three that give their gold occupations the highest mean log-likelihood. The
+    offset is the mean of the postings' embedded titles and lines less `english_mean`, the mean
+    of the English texts the centroids average."""
     rows = [_rows(vectors, [p["title"], *p["lines"]]) for p in postings]
     offset = _unit_rows(np.vstack(rows).astype(np.float64)).mean(axis=0) - english_mean
+    native = native_rows(occupations, postings)
     best = None
     for share in SHIFT_SHARES:
         shift = (share * offset).astype(np.float32)
         similarity = _similarities(occupations, name, rows, shift)
-        temperature, likelihood = best_temperature(similarity, gold)
-        if best is None or likelihood > best.log_likelihood:
-            best = LanguageFit(share, shift, temperature, likelihood)
+        for weight in weights if native is not None else (0.0,):
+            added = weight * native if weight else None
+            temperature, likelihood = best_temperature(similarity, gold, added)
+            if best is None or likelihood > best.log_likelihood:
+                best = LanguageFit(share, shift, temperature, likelihood, weight)
     return best
 
 
@@ -513,7 +573,10 @@ def language_probabilities(
 ) -> np.ndarray:
     """Return occupation probabilities of postings, one row each, under an encoder's fit."""
     rows = [_rows(vectors, [p["title"], *p["lines"]]) for p in postings]
-    return softmax(_similarities(occupations, name, rows, fit.shift) / fit.temperature)
+    logits = _similarities(occupations, name, rows, fit.shift) / fit.temperature
+    if fit.native_weight:
+        logits += fit.native_weight * native_rows(occupations, postings)
+    return softmax(logits)
 
 
 def _similarities(
@@ -529,10 +592,11 @@ def fit_route(
     gold: np.ndarray,
     vectors: dict[str, dict[str, np.ndarray]],
     english_means: dict[str, np.ndarray],
+    weights: Sequence[float] = NATIVE_WEIGHTS,
 ) -> dict[str, LanguageFit]:
     """Fit each encoder of a route (named by `english_means`) on postings in one language."""
     return {
-        name: fit_language(occupations, name, postings, gold, vectors[name], mean)
+        name: fit_language(occupations, name, postings, gold, vectors[name], mean, weights)
         for name, mean in english_means.items()
     }
 
@@ -551,6 +615,28 @@ def route_probabilities(
         ],
         axis=0,
     )
+
+
+def cross_validated_route(
+    occupations: OccupationCentroids,
+    postings: Sequence[dict],
+    gold: np.ndarray,
+    vectors: dict[str, dict[str, np.ndarray]],
+    english_means: dict[str, np.ndarray],
+    weights: Sequence[float] = NATIVE_WEIGHTS,
+) -> np.ndarray:
+    """Return each posting's occupation probabilities under a route fitted on the other folds
+    (CALIBRATION_FOLDS, grouped by occupation)."""
+    held_out = np.zeros((len(postings), len(occupations.codes)))
+    groups = [p["soc_code"] for p in postings]
+    for train, test in GroupKFold(n_splits=CALIBRATION_FOLDS).split(postings, groups=groups):
+        fits = fit_route(
+            occupations, [postings[i] for i in train], gold[train], vectors, english_means, weights
+        )
+        held_out[test] = route_probabilities(
+            occupations, fits, [postings[i] for i in test], vectors
+        )
+    return held_out
 
 
 def calibrate_occupations(
@@ -583,14 +669,7 @@ def calibrate_occupations(
         groups = [p["soc_code"] for p in mine]
         means = {name: english_means[name] for name in names}
         mine_fits = fit_route(occupations, mine, gold, vectors, means)
-        held_out = np.zeros((len(mine), len(position)))
-        for train, test in GroupKFold(n_splits=CALIBRATION_FOLDS).split(mine, groups=groups):
-            train_fits = fit_route(
-                occupations, [mine[i] for i in train], gold[train], vectors, means
-            )
-            held_out[test] = route_probabilities(
-                occupations, train_fits, [mine[i] for i in test], vectors
-            )
+        held_out = cross_validated_route(occupations, mine, gold, vectors, means)
         english = {
             name: LanguageFit(0.0, np.zeros(1, np.float32), occupations.temperatures[name], 0.0)
             for name in names
@@ -606,6 +685,7 @@ def calibrate_occupations(
                     "temperature": fit.temperature,
                     "shift_share": fit.share,
                     "shift_norm": _round(np.linalg.norm(fit.shift)),
+                    "native_weight": fit.native_weight,
                     "log_likelihood_fitted_on": _round(fit.log_likelihood),
                 }
                 for name, fit in mine_fits.items()
@@ -622,6 +702,15 @@ def calibrate_occupations(
                 held_out, gold, occupations.codes, betas, duties, blend
             ),
         }
+        if native_rows(occupations, mine) is not None:
+            report[language]["after_cross_validated_without_native_titles"] = calibration_figures(
+                cross_validated_route(occupations, mine, gold, vectors, means, (0.0,)),
+                gold,
+                occupations.codes,
+                betas,
+                duties,
+                blend,
+            )
         fits.update({f"{name}:{language}": fit for name, fit in mine_fits.items()})
     return fits, report
 

@@ -264,9 +264,11 @@ def test_a_language_shift_moves_that_languages_texts_only():
 
 def test_centroids_saved_before_language_calibration_load_and_code_as_before():
     coded = two_occupations({"use": 0.1})
-    vars(coded).pop("shifts")  # as pickled by a version without language shifts
+    for name in ("shifts", "native", "native_weights"):
+        vars(coded).pop(name)  # as pickled by a version without them
     old = pickle.loads(pickle.dumps(coded))
-    assert old.shifts == {}
+    assert old.shifts == old.native == old.native_weights == {}
+    assert old.native_similarities("ja", "看護師") is None
     vector = old.posting("use", "ja", POSTING_ROWS)
     assert np.allclose(vector, language.posting_vector(POSTING_ROWS))
     assert np.allclose(old.probabilities("use", vector, "ja"), old.probabilities("use", vector))
@@ -348,3 +350,75 @@ def test_a_linear_head_gives_the_logistic_regressions_probabilities(classes):
     else:  # NumPy's exp where scikit-learn calls SciPy's logistic function: the last bit may differ
         last_bit = np.finfo(expected.dtype).eps
         np.testing.assert_allclose(head.predict_proba(embeddings), expected, rtol=0, atol=last_bit)
+
+
+# Three occupations' titles as Japanese and Persian ads write them.
+NATIVE = [
+    ("看護師", 0),
+    ("訪問看護師", 0),
+    ("介護職員", 1),
+    ("ヘルパー", 1),
+    ("Webライター", 2),
+    ("記事作成", 2),
+    ("پرستار", 0),
+    ("برنامه‌نویس", 2),
+]
+
+
+def native_titles() -> language.NativeTitles:
+    titles, owners = zip(*NATIVE, strict=True)
+    return language.NativeTitles.fit(titles, np.array(owners), 3)
+
+
+@pytest.mark.parametrize(
+    "title, occupation",
+    [
+        ("【正看護師】病棟勤務・夜勤あり", 0),
+        ("介護職員（夜勤専従）募集", 1),
+        ("ＳＥＯ記事作成のライター募集", 2),  # full-width Latin folds to ASCII
+        ("استخدام پرستار بخش", 0),
+        ("نیازمند برنامه نویس", 2),  # a space where the title has a zero-width non-joiner
+        ("برنامه‌نويس", 2),  # Arabic yeh typed for the Persian one
+    ],
+)
+def test_native_titles_find_the_occupation_a_title_names(title, occupation):
+    similarities = native_titles().similarities(title)
+    assert similarities.shape == (3,)
+    assert similarities.argmax() == occupation
+    assert similarities[occupation] > 0.2
+
+
+def test_a_title_contained_whole_counts_more_than_words_shared_with_a_longer_one():
+    titles = language.NativeTitles.fit(["ترجمه", "تایپ فارسی و انگلیسی"], np.array([0, 1]), 2)
+    shares = titles.similarities("ترجمه کاتالوگ محصولات از انگلیسی به فارسی")
+    assert shares[0] == pytest.approx(1.0)
+    assert 0.3 < shares[1] < 1.0
+
+
+def test_native_titles_give_nothing_for_a_title_they_share_no_ngram_with():
+    assert not native_titles().similarities("Xyz").any()
+    assert not native_titles().similarities("").any()
+
+
+def test_native_titles_rebuild_their_index_when_loaded():
+    titles = native_titles()
+    loaded = pickle.loads(pickle.dumps(titles))
+    assert not any(name.startswith("_") for name in titles.__getstate__())
+    assert np.array_equal(loaded.similarities("訪問看護"), titles.similarities("訪問看護"))
+
+
+def test_native_titles_add_their_weight_to_that_languages_logits_only():
+    owners = np.array([0, 1])
+    titles = language.NativeTitles.fit(["看護師", "翻訳者"], owners, 2)
+    coded = two_occupations({"use": 0.5}, native={"ja": titles}, native_weights={"use:ja": 4.0})
+    vector = np.array([0.6, 0.8])
+    native = coded.native_similarities("ja", "翻訳者募集")
+    assert native[1] > 0 and native[0] == 0
+    cosines = np.array([0.6, 0.8]) / 0.5 + 4.0 * native
+    expected = np.exp(cosines) / np.exp(cosines).sum()
+    assert np.allclose(coded.probabilities("use", vector, "ja", native), expected)
+    # Without the title's similarities, or in a language without a weight, the cosines alone.
+    plain = coded.probabilities("use", vector)
+    assert np.allclose(coded.probabilities("use", vector, "ja"), plain)
+    assert np.allclose(coded.probabilities("use", vector, "fa", native), plain)
+    assert coded.native_similarities("fa", "مترجم") is None

@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from models.language import ENCODERS, CrossLingualExposure, Encoder, OccupationCentroids, detect
+from models.language import (
+    ENCODERS,
+    CrossLingualExposure,
+    Encoder,
+    NativeTitles,
+    OccupationCentroids,
+    detect,
+)
 from models.occupations import Blend
 from models.scorer import aggregate
 from training import data, multilingual
@@ -115,6 +122,33 @@ def test_calibration_set_covers_every_major_group_and_the_beta_range():
         # Each band (terciles of all occupations' human beta) holds over a quarter of postings.
         assert (np.histogram(betas, bins=[0, 0.1602, 0.4123, 1.0])[0] > len(codes) / 4).all()
         assert betas.min() == 0.0 and betas.max() > 0.8
+
+
+# --- The occupations' titles in Japanese and Persian -------------------------------------------
+
+NATIVE_TITLES = multilingual.read_jsonl(multilingual.NATIVE_TITLES)
+JAPANESE = re.compile("[\u3040-\u30ff\u3400-\u9fff]")
+PERSIAN = re.compile("[\u0600-\u06ff]")
+
+
+def test_native_titles_name_every_occupation_in_japanese_and_persian():
+    try:
+        occupations = data.load_tasks(data.data_dir()).occupations
+    except data.DataError as error:
+        pytest.skip(f"public data not available: {error}")
+    codes = [line["soc_code"] for line in NATIVE_TITLES]
+    assert len(codes) == len(set(codes)) and set(codes) == set(occupations.index)
+    for line in NATIVE_TITLES:
+        assert set(line) == {"soc_code", "title", "ja", "fa"}
+        for language in ("ja", "fa"):
+            titles = line[language]
+            assert 2 <= len(titles) <= 5 and len(set(titles)) == len(titles)
+            assert all(title == title.strip() and 0 < len(title) <= 40 for title in titles)
+        # Abbreviations the ads keep in Latin letters ("SE", "DBA") stand beside titles in the
+        # language's own script, never alone.
+        assert any(JAPANESE.search(title) for title in line["ja"])
+        assert any(PERSIAN.search(title) for title in line["fa"])
+        assert not any(re.search("[\u064a\u0643]", title) for title in line["fa"])  # Arabic
 
 
 # --- Reports ----------------------------------------------------------------------------------
@@ -266,6 +300,9 @@ def test_calibrate_occupations_fits_languages_with_enough_postings_and_reports_b
     assert fitted["postings"] == 60 and fitted["occupations"] == 6 and fitted["fitted"]
     assert fitted["encoders"]["use"]["temperature"] == fits["use:xx"].temperature
     assert fitted["encoders"]["use"]["english_temperature"] == 0.1
+    # No titles written in "xx": nothing to weigh, nothing to compare with.
+    assert fitted["encoders"]["use"]["native_weight"] == 0
+    assert "after_cross_validated_without_native_titles" not in fitted
     before, after = fitted["before"], fitted["after_cross_validated"]
     assert after["log_likelihood"] > before["log_likelihood"]
     assert after["top1"] > before["top1"]
@@ -280,6 +317,72 @@ def test_calibrate_occupations_fits_languages_with_enough_postings_and_reports_b
         )
         assert 0.0 <= figures["mean_duty_weight"] <= 1.0
     json.dumps(report)
+
+
+NATIVE_WORDS = ["看護師", "介護職員", "ライター", "翻訳者", "経理事務", "倉庫作業"]
+
+
+def native_postings(rng: np.random.Generator):
+    """Japanese postings whose embeddings sit loosely near their occupation (half as near as
+    `language_postings`' do) and whose titles use the word Japanese ads use for it."""
+    postings, vectors = [], {}
+    for index in range(60):
+        occupation = index % 6
+        texts = [f"{NATIVE_WORDS[occupation]}募集 {index}", f"ja line {index}"]
+        for text in texts:
+            row = 0.5 * np.eye(8)[occupation] + rng.normal(0, 0.3, 8)
+            vectors[text] = (row / np.linalg.norm(row)).astype(np.float32)
+        soc_code = f"{11 + 2 * occupation}-1011.00"
+        postings.append(
+            {"language": "ja", "soc_code": soc_code, "title": texts[0], "lines": texts[1:]}
+        )
+    return postings, vectors
+
+
+def test_fit_language_weighs_the_titles_a_language_writes_for_each_occupation():
+    postings, vectors = native_postings(np.random.default_rng(4))
+    occupations, english_mean = six_occupations()
+    occupations.native = {"ja": NativeTitles.fit(NATIVE_WORDS, np.arange(6), 6)}
+    gold = np.array([occupations.codes.tolist().index(p["soc_code"]) for p in postings])
+    fit = multilingual.fit_language(occupations, "use", postings, gold, vectors, english_mean)
+    without = multilingual.fit_language(
+        occupations, "use", postings, gold, vectors, english_mean, weights=(0.0,)
+    )
+    assert fit.native_weight > 0 and without.native_weight == 0
+    assert fit.log_likelihood > without.log_likelihood
+    coded = multilingual.language_probabilities(occupations, "use", fit, postings, vectors)
+    plain = multilingual.language_probabilities(occupations, "use", without, postings, vectors)
+    assert np.log(coded[np.arange(60), gold]).mean() == pytest.approx(fit.log_likelihood)
+    assert (coded.argmax(axis=1) == gold).mean() > (plain.argmax(axis=1) == gold).mean()
+    # Persian postings of the same occupations: no Persian titles, so no weight to fit.
+    persian = [{**posting, "language": "fa"} for posting in postings]
+    assert multilingual.native_rows(occupations, persian) is None
+    assert (
+        multilingual.fit_language(
+            occupations, "use", persian, gold, vectors, english_mean
+        ).native_weight
+        == 0
+    )
+
+
+def test_calibrate_occupations_reports_a_language_with_and_without_its_titles():
+    rng = np.random.default_rng(5)
+    postings, vectors = native_postings(rng)
+    occupations, english_mean = six_occupations()
+    occupations.native = {"ja": NativeTitles.fit(NATIVE_WORDS, np.arange(6), 6)}
+    head = LogisticRegression().fit(rng.normal(0, 1, (30, 8)), ["E0", "E1", "E2"] * 10)
+    component = CrossLingualExposure(
+        {"use": head}, {"use": ENCODERS["use"]}, {"*": ("use",)}, occupations
+    )
+    fits, report = multilingual.calibrate_occupations(
+        component, postings, {"use": vectors}, {"use": english_mean}, np.linspace(0, 0.8, 6)
+    )
+    fitted = report["ja"]
+    assert fitted["encoders"]["use"]["native_weight"] == fits["use:ja"].native_weight > 0
+    with_titles = fitted["after_cross_validated"]
+    without = fitted["after_cross_validated_without_native_titles"]
+    assert with_titles["top1"] > without["top1"]
+    assert with_titles["log_likelihood"] > without["log_likelihood"]
 
 
 def test_calibration_duties_score_lines_and_title_as_the_scorer_does():
@@ -363,6 +466,11 @@ def test_a_slice_trains_a_component_that_scores_japanese_and_persian(root, tmp_p
         }
     assert set(card["occupations"]["temperatures"]) == {"use", "e5"}
     assert card["occupations"]["shifted"] == []
+    # Every occupation of the slice has its Japanese and Persian titles; unfitted, none counts.
+    assert card["occupations"]["native_titles"]["ja"] >= 2 * card["occupations"]["occupations"]
+    assert card["occupations"]["native_titles"]["fa"] >= 2 * card["occupations"]["occupations"]
+    assert card["occupations"]["native_weights"] == {}
+    assert card["occupations"]["native_titles_source"]["file"] == "data/occupation_titles.jsonl"
     assert card["detection"]["supported_flag_accuracy"] == 1.0
     json.dumps(card)
     rows = component.predict(["ブログ記事の執筆", "نوشتن مقاله وبلاگ", "Artikel schreiben"], "ja")
