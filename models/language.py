@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from models.skills import fold
-from models.text import Tfidf, owner_groups
+from models.text import PhraseShares, Tfidf
 
 # English, Japanese and Persian are first-class: segmented with their own lexicons and evaluated
 # on the parallel postings set. Any other language is scored all the same, flagged unsupported.
@@ -590,7 +590,7 @@ class CrossLingualExposure:
                 ),
                 "shifted": sorted(self.occupations.shifts),
                 "native_titles": {
-                    language: len(titles.titles)
+                    language: len(titles.phrases)
                     for language, titles in sorted(self.occupations.native.items())
                 },
                 "native_weights": dict(sorted(self.occupations.native_weights.items())),
@@ -679,28 +679,22 @@ class OccupationCentroids:
         return vectors @ self.centroids[name].astype(np.float32).T
 
 
-class NativeTitles:
+class NativeTitles(PhraseShares):
     """Each occupation's job titles as one language's ads write them, matched by character n-grams.
 
     The encoders place a Japanese or Persian title near its English meaning, but loosely, among
     the neighbouring occupations; the words a language's ads use for an occupation ("看護師",
     "حسابدار") name it exactly. Each title is a TF-IDF vector of character n-grams (within
     words, so a Japanese title, which has no spaces, is one word); a posting's title contains
-    the share of a title's squared weights whose n-grams it has, 1 when the whole title is in it
-    ("ECサイトの記事作成" contains "記事作成"), and each occupation gets the largest share of
-    its titles. On the calibration postings this coded better than the cosine between the two
-    titles, which counts words a posting shares with a long title ("تایپ فارسی و انگلیسی",
-    typing Persian and English) above the one word that names the work ("ترجمه", translation).
+    the share of a title's squared weights whose n-grams it has (`PhraseShares`): most of it
+    when the whole title is in it ("ECサイトの記事作成" and "記事作成", all but the n-grams at
+    the word's edges), and each occupation gets the largest share of its titles. On the
+    calibration postings this coded better than the cosine between the two titles, which counts
+    words a posting shares with a long title ("تایپ فارسی و انگلیسی", typing Persian and
+    English) above the one word that names the work ("ترجمه", translation).
     Texts are folded as the skills lexicon folds them first (full-width Latin, Arabic letters
     typed for Persian ones, a zero-width non-joiner read as a space).
     """
-
-    def __init__(self, characters: Tfidf, titles: Sequence[str], owners: np.ndarray, count: int):
-        self.characters = characters  # char_wb TF-IDF, fitted on the folded titles
-        self.titles = list(titles)  # folded
-        self.owners = np.asarray(owners, dtype=np.int32)  # each title's occupation (a row)
-        self.count = count  # occupations
-        self._index()
 
     @classmethod
     def fit(cls, titles: Sequence[str], owners: np.ndarray, count: int) -> NativeTitles:
@@ -714,28 +708,15 @@ class NativeTitles:
         )
         return cls(Tfidf.of(vectorizer.fit(folded)), folded, owners, count)
 
-    def _index(self) -> None:
-        order, self._starts, self._start_owners = owner_groups(self.owners)
-        matrix = self.characters.transform([self.titles[i] for i in order])
-        matrix.data **= 2  # each n-gram's share of its title's (unit) length
-        self._matrix = matrix.T.tocsr()
-
-    def __getstate__(self) -> dict:
-        return {key: value for key, value in vars(self).items() if not key.startswith("_")}
-
     def __setstate__(self, state: dict) -> None:
-        vars(self).update(state)
-        self._index()
+        # Saved by 2026.11.23.9 under the names of the time.
+        if "characters" in state:
+            state["vectorizer"], state["phrases"] = state.pop("characters"), state.pop("titles")
+        super().__setstate__(state)
 
     def similarities(self, title: str) -> np.ndarray:
         """Return, per occupation, the largest share of one of its titles the title contains."""
-        out = np.zeros(self.count, dtype=np.float64)
-        query = self.characters.transform([fold(title)])
-        if query.nnz:
-            query.data[:] = 1.0  # which n-grams the title has, not how often
-            contained = (query @ self._matrix).toarray()
-            out[self._start_owners] = np.maximum.reduceat(contained, self._starts, axis=1)[0]
-        return out
+        return self.shares([fold(title)])[0].astype(np.float64)
 
 
 def posting_vector(embedded: np.ndarray) -> np.ndarray:

@@ -34,6 +34,7 @@ import scipy.sparse as sp
 from models.language import read_as_english
 from models.scorer import LABELS, Context, band
 from models.text import (
+    PhraseShares,
     Tfidf,
     normalize_rows,
     owner_groups,
@@ -53,8 +54,11 @@ TOP = 5
 # Unit kinds that say what the work is. Benefits, company blurbs, legal and apply text describe
 # the employer, not the occupation, and would pull every ad towards the same few codes.
 CODING_KINDS = ("duty", "requirement", "other")
+# Word n-grams of the service phrases: words alone, so that "logo for my bakery" contains most
+# of "logo design".
+SERVICE_NGRAMS = (1, 1)
 # The coder's features, in the order of its weights.
-FEATURES = ("title_centroid", "title_nearest", "description")
+FEATURES = ("title_centroid", "title_nearest", "description", "title_services", "text_services")
 MEASURES = ("alpha", "beta", "gamma")
 RATERS = ("human", "gpt4")
 MODES = ("automation", "augmentation")
@@ -84,6 +88,12 @@ def title_vectorizers() -> tuple[TfidfVectorizer, TfidfVectorizer]:
         analyzer="char_wb", ngram_range=(3, 4), sublinear_tf=True, min_df=2, dtype=np.float32
     )
     return words, characters
+
+
+def service_phrases(phrases: Sequence[str], owners: np.ndarray, count: int) -> PhraseShares:
+    """Index the occupations' service phrases by their stemmed words."""
+    vectorizer = word_tfidf(ngram_range=SERVICE_NGRAMS, dtype=np.float32).fit(phrases)
+    return PhraseShares(Tfidf.of(vectorizer), phrases, owners, count)
 
 
 def description_vectorizer() -> TfidfVectorizer:
@@ -281,17 +291,22 @@ def _centroids(vectors: sp.csr_matrix, owners: np.ndarray, count: int) -> sp.csr
 class OccupationCoder:
     """Score a posting's title and text against every occupation; softmax them into probabilities.
 
-    Three similarities per occupation, each a cosine of TF-IDF vectors:
+    Five similarities per occupation, the first three cosines of TF-IDF vectors:
     - title_centroid: stemmed words of the title against the centroid of the occupation's titles;
     - title_nearest: character n-grams of the title against its single most similar title;
     - description: stemmed words of the posting text against the centroid of the occupation's
-      task statements, description and title.
+      task statements, description and title;
+    - title_services and text_services: the largest share of one of the occupation's service
+      phrases ("logo design", "deep cleaning") that the title, and the posting text, contain.
+      Gigs often name the work rather than the job ("Logo for my bakery"), which O*NET's titles
+      and tasks word otherwise.
     The probability is a softmax over occupations of the weighted sum; the weights are fitted by
     maximum likelihood on held-out O*NET data, which also sets the temperature.
     """
 
-    def __init__(self, weights: Sequence[float] = (1.0, 1.0, 1.0)):
+    def __init__(self, weights: Sequence[float] = (1.0,) * len(FEATURES)):
         self.weights = np.asarray(weights, dtype=float)
+        self.services: PhraseShares | None = None
 
     def fit(
         self,
@@ -300,9 +315,12 @@ class OccupationCoder:
         documents: Sequence[str],
         document_owners: np.ndarray,
         count: int,
+        services: PhraseShares | None = None,
     ) -> OccupationCoder:
-        """Index job titles and occupation documents (task statements, descriptions) by owner."""
+        """Index job titles and occupation documents (task statements, descriptions) by owner,
+        with the occupations' service phrases if given (else those two features are 0)."""
         self.count = count
+        self.services = services
         self.title_owners = np.asarray(title_owners, dtype=np.int32)
         self.titles = [clean_title(title) for title in titles]
         words, characters = title_vectorizers()
@@ -335,6 +353,10 @@ class OccupationCoder:
         return state
 
     def __setstate__(self, state: dict) -> None:
+        # Coders saved before the service phrases had three features: the others weigh 0.
+        state.setdefault("services", None)
+        missing = len(FEATURES) - len(state["weights"])
+        state["weights"] = np.r_[state["weights"], np.zeros(missing)]
         vars(self).update(state)
         self._index_titles()
 
@@ -346,6 +368,10 @@ class OccupationCoder:
         nearest = similarity(vectorize(self.title_characters, titles), self._title_matrix)
         out[:, 1][:, self._start_owners] = np.maximum.reduceat(nearest, self._starts, axis=1)
         out[:, 2] = similarity(vectorize(self.description_words, texts), self.description_centroids)
+        if self.services is not None:
+            # Titles and texts in one pass: the fixed cost of each step is most of its cost.
+            shares = self.services.shares_of(vectorize(self.services.vectorizer, [*titles, *texts]))
+            out[:, 3], out[:, 4] = shares[: len(titles)], shares[len(titles) :]
         return out
 
     def logits(self, features: np.ndarray) -> np.ndarray:

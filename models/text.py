@@ -128,8 +128,8 @@ def shared_tokens() -> Iterator[None]:
 
 
 def word_tfidf(tokenizer: Callable[[str], list[str]] | None = None, **options) -> "TfidfVectorizer":
-    """Return an unfitted TF-IDF of word 1-2-grams, sublinear, over `tokenizer` (default:
-    `tokenize`); `options` (min_df, dtype, ...) go to TfidfVectorizer as they are."""
+    """Return an unfitted TF-IDF of word n-grams (1-2 unless `ngram_range` says), sublinear, over
+    `tokenizer` (default: `tokenize`); `options` (min_df, dtype, ...) go to TfidfVectorizer."""
     # Imported here: fitting needs scikit-learn, serving a saved model does not.
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -137,9 +137,8 @@ def word_tfidf(tokenizer: Callable[[str], list[str]] | None = None, **options) -
         tokenizer=tokenizer or tokenize,
         token_pattern=None,
         lowercase=False,
-        ngram_range=(1, 2),
         sublinear_tf=True,
-        **options,
+        **{"ngram_range": (1, 2), **options},
     )
 
 
@@ -402,3 +401,48 @@ def owner_groups(owners: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     grouped = owners[order]
     starts = np.r_[0, np.flatnonzero(np.diff(grouped)) + 1]
     return order, starts, grouped[starts]
+
+
+class PhraseShares:
+    """Phrases owned by items (occupations); for a text, each item's largest share of one of its
+    phrases that the text contains.
+
+    Each phrase is a TF-IDF vector (L2 unit length); a text contains the share of a phrase's
+    squared weights whose terms it has: 1 when the whole phrase is in it, whatever else the
+    text says. Unlike a cosine, a long text is not penalised, and a phrase that shares two
+    common words with the text does not outweigh one that the text names whole.
+    """
+
+    def __init__(self, vectorizer: Tfidf, phrases: Sequence[str], owners: np.ndarray, count: int):
+        self.vectorizer = vectorizer  # fitted on the phrases
+        self.phrases = list(phrases)
+        self.owners = np.asarray(owners, dtype=np.int32)  # each phrase's item
+        self.count = count  # items
+        self._index()
+
+    def _index(self) -> None:
+        order, self._starts, self._start_owners = owner_groups(self.owners)
+        matrix = self.vectorizer.transform([self.phrases[i] for i in order])
+        matrix.data **= 2  # each term's share of its phrase's (unit) length
+        self._matrix = matrix.T.tocsr()
+
+    def __getstate__(self) -> dict:
+        return {key: value for key, value in vars(self).items() if not key.startswith("_")}
+
+    def __setstate__(self, state: dict) -> None:
+        vars(self).update(state)
+        self._index()
+
+    def shares(self, texts: Sequence[str]) -> np.ndarray:
+        """Return, for each text (rows) and item (columns), the largest share of one of the
+        item's phrases that the text contains."""
+        return self.shares_of(self.vectorizer.transform(list(texts)))
+
+    def shares_of(self, query: sp.csr_matrix) -> np.ndarray:
+        """Return `shares` of the texts whose TF-IDF rows (by `vectorizer`) are `query`."""
+        out = np.zeros((query.shape[0], self.count), dtype=np.float32)
+        if query.nnz:
+            query.data[:] = 1.0  # which terms the text has, not how often
+            contained = (query @ self._matrix).toarray()
+            out[:, self._start_owners] = np.maximum.reduceat(contained, self._starts, axis=1)
+        return out

@@ -54,10 +54,11 @@ from models.occupations import (
     coding_text,
     duty_error,
     occupation_beta,
+    service_phrases,
     softmax,
 )
 from models.scorer import LABELS, Scorer, aggregate
-from models.text import word_tfidf
+from models.text import PhraseShares, word_tfidf
 from training import data, estimator, evaluate
 from training.data import TaskTable
 
@@ -69,6 +70,9 @@ TITLES = Path(__file__).resolve().parent / "eval" / "titles.jsonl"
 # cross-validated likelihood and error, whether real-looking postings want them rescaled or
 # refitted. The realistic postings (eval/postings.jsonl) stay for evaluation only.
 CALIBRATION = Path(__file__).resolve().parent / "data" / "postings_calibration.jsonl"
+# What clients call each occupation's work when they do not name the job ("logo design", "deep
+# cleaning"): 3-6 English phrases per occupation, written for this project.
+SERVICES = Path(__file__).resolve().parent / "data" / "occupation_services.jsonl"
 CALIBRATION_FOLDS = 5
 # Fewer postings of the occupations coded to (a quick run on a slice) leave the fits as they are.
 MIN_CALIBRATION = 50
@@ -119,9 +123,10 @@ def train_occupations(
     titles = titles[titles["soc_code"].isin(set(occupations.codes))].reset_index(drop=True)
     rows = {code: row for row, code in enumerate(occupations.codes)}
     documents, document_owners = occupation_documents(occupations)
+    services = read_services(SERVICES, rows) if SERVICES.is_file() else None
 
     pseudo = pseudo_postings(root, occupations, titles, rng)
-    features = held_out_features(pseudo, occupations, titles, rows)
+    features = held_out_features(pseudo, occupations, titles, rows, services)
     gold = pseudo["row"].to_numpy()
     weights = fit_weights(features, gold)
     halves = rng.random(len(gold)) < 0.5
@@ -131,7 +136,7 @@ def train_occupations(
             _logits(features[~fit_on], fit_weights(features[fit_on], gold[fit_on]))
         )
     title_only = features.copy()
-    title_only[:, FEATURES.index("description")] = 0.0
+    title_only[:, [FEATURES.index("description"), FEATURES.index("text_services")]] = 0.0
     coder_report = {
         "reported_titles": coding_report(
             softmax(_logits(title_only, weights)), gold, occupations.codes
@@ -172,6 +177,7 @@ def train_occupations(
         documents,
         document_owners,
         len(occupations.codes),
+        services,
     )
     sources = {
         **table.sources,
@@ -210,10 +216,18 @@ def train_occupations(
             "method": "softmax over occupations of weighted TF-IDF cosines: title words against "
             "each occupation's title centroid, title character 3-4-grams against its nearest "
             "title, posting text (duties, requirements, other lines) against the centroid of its "
-            "task statements and description",
+            "task statements and description; and the largest share of one of the "
+            "occupation's service phrases contained in the title, and in the text",
             "weights": [round(float(w), 3) for w in weights],
             "titles": len(titles),
             "documents": len(documents),
+            "services": None
+            if services is None
+            else {
+                "file": f"{SERVICES.parent.name}/{SERVICES.name}",
+                "sha256": artifact.sha256(SERVICES),
+                "phrases": len(services.phrases),
+            },
             "held_out": {
                 "split": f"{FOLDS} folds: Sample of Reported Titles held out by normalised text "
                 "(from every title source) with a random fold of the task statements; weights "
@@ -350,8 +364,26 @@ def pseudo_postings(
     return frame
 
 
+def read_services(path: Path, rows: dict[str, int]) -> PhraseShares:
+    """Return the service phrases of the occupations in `rows` (code -> row), indexed."""
+    with open(path, encoding="utf-8") as stream:
+        lines = [json.loads(line) for line in stream if line.strip()]
+    pairs = [
+        (phrase, rows[line["soc_code"]])
+        for line in lines
+        if line["soc_code"] in rows
+        for phrase in line["services"]
+    ]
+    phrases, owners = zip(*pairs, strict=True)
+    return service_phrases(list(phrases), np.array(owners), len(rows))
+
+
 def held_out_features(
-    pseudo: pd.DataFrame, occupations: OccupationTable, titles: pd.DataFrame, rows: dict
+    pseudo: pd.DataFrame,
+    occupations: OccupationTable,
+    titles: pd.DataFrame,
+    rows: dict,
+    services: PhraseShares | None = None,
 ) -> np.ndarray:
     """Return each pseudo-posting's coder features from a coder that never saw it."""
     task_fold = pseudo.attrs["task_fold"]
@@ -370,6 +402,7 @@ def held_out_features(
             [documents[i] for i in kept],
             owners[kept],
             len(occupations.codes),
+            services,
         )
         for start in range(0, len(test), 512):
             chunk = pseudo.iloc[test[start : start + 512]]

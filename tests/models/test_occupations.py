@@ -1,11 +1,13 @@
 """The occupations component on a tiny hand-built table: coding, lenses, blend, review, modes."""
 
+import copy
 import pickle
 
 import numpy as np
 import pytest
 
 from models.occupations import (
+    FEATURES,
     LENSES,
     Blend,
     OccupationCoder,
@@ -15,6 +17,7 @@ from models.occupations import (
     Review,
     clean_title,
     occupation_beta,
+    service_phrases,
     vectorize,
 )
 from models.scorer import Scorer
@@ -87,6 +90,13 @@ AUTOMATION_EXAMPLES = [
     ("Interpret meetings for managers", False),
 ]
 BANDS = {"moderate": 0.3, "high": 0.5}
+# What clients call each occupation's work when they do not name the job.
+SERVICES = {
+    "27-3091.00": ["document translation", "subtitles", "localization"],
+    "47-2152.00": ["leak repair", "drain unclogging", "water heater install"],
+    "43-9021.00": ["data entry", "spreadsheet entry", "records digitizing"],
+    "53-7062.00": ["moving help", "furniture moving", "truck unloading"],
+}
 
 
 def build_tiny_occupation_model() -> OccupationModel:
@@ -108,12 +118,17 @@ def build_tiny_occupation_model() -> OccupationModel:
     titles = [(row, title) for row, o in enumerate(OCCUPATIONS) for title in (o[1], *o[4])]
     documents = table.task_texts + table.descriptions
     owners = np.r_[table.task_owners, np.arange(len(OCCUPATIONS))]
-    coder = OccupationCoder(weights=(8.0, 8.0, 20.0)).fit(
+    phrases = [(row, phrase) for row, o in enumerate(OCCUPATIONS) for phrase in SERVICES[o[0]]]
+    services = service_phrases(
+        [p for _, p in phrases], np.array([r for r, _ in phrases]), len(OCCUPATIONS)
+    )
+    coder = OccupationCoder(weights=(8.0, 8.0, 20.0, 6.0, 3.0)).fit(
         [t for _, t in titles],
         np.array([r for r, _ in titles]),
         documents,
         owners,
         len(OCCUPATIONS),
+        services,
     )
     texts, targets = zip(*AUTOMATION_EXAMPLES, strict=True)
     automation = build_automation_pipeline().fit(list(texts), list(targets))
@@ -269,6 +284,49 @@ def test_a_posting_without_duties_still_gets_shares(scorer):
     result = scorer.score("Translator", "Translate my letter.")
     assert set(result["automation"]) == {"automation_share", "augmentation_share"}
     assert all(0 <= value <= 1 for value in result["automation"].values())
+
+
+@pytest.mark.parametrize(
+    ("title", "code"),
+    [
+        ("Subtitles for my cooking videos", "27-3091.00"),
+        ("Unclog my kitchen drain", "47-2152.00"),
+        ("Moving help this Saturday", "53-7062.00"),
+    ],
+)
+def test_a_gig_that_names_the_work_not_the_job_is_coded_by_its_service(
+    occupation_model, title, code
+):
+    features = occupation_model.coder.features([title], [""])[0]
+    services = features[FEATURES.index("title_services")]
+    assert occupation_model.table.codes[services.argmax()] == code
+    assert services.max() > 0.5
+    probabilities = occupation_model.coder.predict_proba([title], [""])[0]
+    assert occupation_model.table.codes[probabilities.argmax()] == code
+
+
+def test_service_phrases_in_the_text_count_too(occupation_model):
+    text = "I have a spreadsheet of 500 rows; data entry from scanned forms."
+    features = occupation_model.coder.features(["Quick gig"], [text])[0]
+    shares = features[FEATURES.index("text_services")]
+    assert occupation_model.table.codes[shares.argmax()] == "43-9021.00"
+    assert shares.max() == pytest.approx(1.0)
+    assert not features[FEATURES.index("title_services")].any()
+
+
+def test_a_coder_saved_before_service_phrases_loads_and_codes_as_before(occupation_model):
+    coder = copy.deepcopy(occupation_model.coder)
+    coder.services = None
+    coder.weights = coder.weights[:3]
+    state = coder.__getstate__()
+    del state["services"]  # as saved by a version without service phrases
+    old = OccupationCoder.__new__(OccupationCoder)
+    old.__setstate__(state)
+    assert old.services is None and list(old.weights) == [8.0, 8.0, 20.0, 0.0, 0.0]
+    titles, texts = ["Plumber wanted", "Moving help"], ["Repair pipes", ""]
+    three = old.features(titles, texts)[:, :3]
+    expected = np.tensordot(three, np.array([8.0, 8.0, 20.0], np.float32), axes=([1], [0]))
+    np.testing.assert_allclose(old.logits(old.features(titles, texts)), expected, rtol=1e-6)
 
 
 def test_the_component_pickles_and_rebuilds_its_title_index(occupation_model):

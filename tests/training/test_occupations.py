@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from models.scorer import Scorer
 from training import data, evaluate, train
 from training.occupations import (
     CALIBRATION,
+    SERVICES,
     TARGETS,
     TITLES,
     band_thresholds,
@@ -31,7 +33,7 @@ from training.occupations import (
 def test_fit_weights_recovers_the_weights_that_drew_the_labels():
     rng = np.random.default_rng(0)
     features = rng.random((3000, len(FEATURES), 12)).astype(np.float32)
-    truth = np.array([4.0, 1.0, 7.0])
+    truth = np.array([4.0, 1.0, 7.0, 3.0, 0.5])
     probabilities = softmax(np.tensordot(features, truth, axes=([1], [0])))
     gold = np.array([rng.choice(12, p=row) for row in probabilities])
     np.testing.assert_allclose(fit_weights(features, gold), truth, atol=0.8)
@@ -147,7 +149,7 @@ def test_the_component_saves_loads_and_scores_the_postings(trained, tmp_path):
 def test_the_scaled_coder_finds_the_temperature_that_drew_the_labels():
     rng = np.random.default_rng(1)
     features = rng.random((3000, len(FEATURES), 12)).astype(np.float32)
-    weights = np.array([4.0, 1.0, 7.0])
+    weights = np.array([4.0, 1.0, 7.0, 3.0, 0.5])
     probabilities = softmax(3.0 * np.tensordot(features, weights, axes=([1], [0])))
     gold = np.array([rng.choice(12, p=row) for row in probabilities])
     assert np.array_equal(fit_coder("pseudo_postings", features, gold, weights), weights)
@@ -168,6 +170,23 @@ def test_the_calibration_set_is_well_formed_and_apart_from_the_evaluation_sets(r
     titles = {p["title"] for p in postings}
     assert not titles & {p["title"] for p in evaluate.read_postings()}
     assert not titles & {t["title"] for t in read_titles()}
+
+
+def test_every_occupation_has_service_phrases_that_are_short_and_its_own(root):
+    with open(SERVICES, encoding="utf-8") as stream:
+        lines = [json.loads(line) for line in stream]
+    codes = [line["soc_code"] for line in lines]
+    assert len(codes) == len(set(codes))
+    assert set(codes) == set(data.load_tasks(root).occupations.index)
+    owners: dict[str, set] = {}
+    for line in lines:
+        assert set(line) == {"soc_code", "title", "services"}
+        assert 3 <= len(line["services"]) <= 6, line["soc_code"]
+        for phrase in line["services"]:
+            assert re.fullmatch(r"[a-z]+(?:-[a-z]+)*(?: [a-z]+(?:-[a-z]+)*){0,3}", phrase), phrase
+            owners.setdefault(phrase, set()).add(line["soc_code"])
+    # A phrase names one occupation's work; about 1% are shared by occupations that overlap.
+    assert sum(len(codes) > 1 for codes in owners.values()) <= 0.02 * len(owners)
 
 
 def test_too_few_calibration_postings_leave_the_component_as_it_is(trained):
