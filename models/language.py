@@ -558,7 +558,7 @@ class CrossLingualExposure:
         if self.occupations is None:
             raise ValueError("this component was trained without occupation centroids")
         units = [text for text in texts if text.strip()]
-        native = self.occupations.native_similarities(language, title, units)
+        native = self.occupations.native_similarities(language, title)
         rows = []
         for name in self.route(language):
             embedded = self.encoder(name).encode([title, *units])
@@ -594,7 +594,6 @@ class CrossLingualExposure:
                     for language, titles in sorted(self.occupations.native.items())
                 },
                 "native_weights": dict(sorted(self.occupations.native_weights.items())),
-                "native_line_weights": dict(sorted(self.occupations.native_line_weights.items())),
             }
         return described
 
@@ -624,16 +623,14 @@ class OccupationCentroids:
     # encoder puts every text of one language on the same side of its English translation;
     # taking that off brings postings nearer their occupations. Other languages have none.
     shifts: dict[str, np.ndarray] = field(default_factory=dict)
-    # language -> the occupations' titles written in it; "encoder:language" -> the weights of
-    # their similarity to a posting's title, and to its work lines, added to that encoder's
-    # logits (cosine/temperature).
+    # language -> the occupations' titles written in it; "encoder:language" -> the weight of
+    # their similarity to a posting's title, added to that encoder's logits (cosine/temperature).
     native: dict[str, NativeTitles] = field(default_factory=dict)
     native_weights: dict[str, float] = field(default_factory=dict)
-    native_line_weights: dict[str, float] = field(default_factory=dict)
 
     def __setstate__(self, state: dict) -> None:
         # Artifacts saved before the language shifts or native titles existed have none.
-        for name in ("shifts", "native", "native_weights", "native_line_weights"):
+        for name in ("shifts", "native", "native_weights"):
             state.setdefault(name, {})
         vars(self).update(state)
 
@@ -647,15 +644,10 @@ class OccupationCentroids:
         """Return an encoder's softmax temperature for a language, else the encoder's own."""
         return self.temperatures.get(f"{name}:{language}", self.temperatures[name])
 
-    def native_similarities(
-        self, language: str | None, title: str, lines: Sequence[str] = ()
-    ) -> np.ndarray | None:
-        """Return the similarity of a posting's title (row 0) and of its work lines, together
-        (row 1), to each occupation's titles in its language; None if it has none."""
+    def native_similarities(self, language: str | None, title: str) -> np.ndarray | None:
+        """Return the title's similarity to each occupation's titles in its language, if any."""
         titles = self.native.get(language) if language else None
-        if titles is None:
-            return None
-        return np.vstack([titles.similarities(title), titles.similarities("\n".join(lines))])
+        return None if titles is None else titles.similarities(title)
 
     def probabilities(
         self,
@@ -665,14 +657,13 @@ class OccupationCentroids:
         native: np.ndarray | None = None,
     ) -> np.ndarray:
         """Return the softmax over occupations of their cosines with a posting, over the
-        temperature, plus, given `native` (its `native_similarities`), its two rows times the
-        language's weights for the encoder."""
+        temperature, plus, given `native` (its title's `native_similarities`), those times the
+        language's weight for the encoder."""
         logits = self.similarities(name, np.asarray(vector)[None, :])[0]
         logits /= self.temperature(name, language)
-        key = f"{name}:{language}"
-        if native is not None:
-            logits += self.native_weights.get(key, 0.0) * native[0]
-            logits += self.native_line_weights.get(key, 0.0) * native[1]
+        weight = self.native_weights.get(f"{name}:{language}", 0.0)
+        if native is not None and weight:
+            logits += weight * native
         logits -= logits.max()
         weights = np.exp(logits)
         return weights / weights.sum()

@@ -20,7 +20,6 @@ the same posting written in English, Japanese and Persian) are never trained or 
 import argparse
 import copy
 import hashlib
-import itertools
 import json
 import sys
 import time
@@ -99,14 +98,10 @@ SHIFT_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
 # The occupations' titles as Japanese and Persian ads and freelance listings write them (2-5 for
 # each occupation and language), written for this project: a posting's title is compared with
 # them (`NativeTitles`) beside its embedding. Their weight is fitted with each language's shift
-# and temperature, from NATIVE_WEIGHTS (0: unused), with the weight of the share of one in the
-# posting's work lines.
+# and temperature, from NATIVE_WEIGHTS (0: unused).
 NATIVE_TITLES = Path(__file__).resolve().parent / "data" / "occupation_titles.jsonl"
 NATIVE_LANGUAGES = ("ja", "fa")
 NATIVE_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
-# Weights tried for the share of a native title in the posting's work lines, with each of those.
-NATIVE_LINE_WEIGHTS = (0.0, 2.0, 4.0, 8.0)
-NATIVE_WEIGHT_PAIRS = tuple(itertools.product(NATIVE_WEIGHTS, NATIVE_LINE_WEIGHTS))
 TARGETS = {"spearman_gap": 0.05, "mean_absolute_difference": 0.07, "band_agreement": 0.85}
 
 
@@ -441,13 +436,10 @@ def train_multilingual(
                 occupations.shifts[key] = fit.shift
             if fit.native_weight > 0:
                 occupations.native_weights[key] = fit.native_weight
-            if fit.native_line_weight > 0:
-                occupations.native_line_weights[key] = fit.native_line_weight
         log(
             "multilingual: calibrated "
             + ", ".join(
                 f"{key} T={f.temperature} shift={f.share} titles={f.native_weight}"
-                f"/{f.native_line_weight}"
                 for key, f in fits.items()
             )
         )
@@ -532,25 +524,15 @@ class LanguageFit:
     temperature: float
     log_likelihood: float  # of the gold occupations, on the postings fitted on
     native_weight: float = 0.0  # of the title's similarity to the occupations' native titles
-    native_line_weight: float = 0.0  # of the work lines' similarity to them
-
-    def added(self, native: np.ndarray | None) -> np.ndarray | None:
-        """Return what the native titles add to the logits, given `native_rows`."""
-        if native is None or not (self.native_weight or self.native_line_weight):
-            return None
-        return self.native_weight * native[:, 0] + self.native_line_weight * native[:, 1]
 
 
 def native_rows(occupations: OccupationCentroids, postings: Sequence[dict]) -> np.ndarray | None:
-    """Return each posting's `native_similarities` (title, work lines) to every occupation's
-    titles in its language, shape (postings, 2, occupations); None when a posting's language has
-    no native titles."""
-    rows = [
-        occupations.native_similarities(p["language"], p["title"], p["lines"]) for p in postings
-    ]
+    """Return each posting's title's similarity to every occupation's titles in its language,
+    one row each; None when a posting's language has no native titles."""
+    rows = [occupations.native_similarities(p["language"], p["title"]) for p in postings]
     if not rows or any(row is None for row in rows):
         return None
-    return np.stack(rows)
+    return np.vstack(rows)
 
 
 def fit_language(
@@ -560,14 +542,13 @@ def fit_language(
     gold: np.ndarray,
     vectors: dict[str, np.ndarray],
     english_mean: np.ndarray,
-    weights: Sequence[tuple[float, float]] = NATIVE_WEIGHT_PAIRS,
+    weights: Sequence[float] = NATIVE_WEIGHTS,
 ) -> LanguageFit:
-    """Fit an encoder's shift share (of SHIFT_SHARES), temperature (of TEMPERATURES) and the
-    weights of the native titles in the title and in the work lines (of the pairs `weights`,
-    when the language has native titles) for postings in one language: those that give their
-    gold occupations the highest mean log-likelihood. The offset is the mean of the postings'
-    embedded titles and lines less `english_mean`, the mean of the English texts the centroids
-    average."""
+    """Fit an encoder's shift share (of SHIFT_SHARES), temperature (of TEMPERATURES) and weight
+    of the native titles (of `weights`, when the language has them) for postings in one
+    language: the three that give their gold occupations the highest mean log-likelihood. The
+    offset is the mean of the postings' embedded titles and lines less `english_mean`, the mean
+    of the English texts the centroids average."""
     rows = [_rows(vectors, [p["title"], *p["lines"]]) for p in postings]
     offset = _unit_rows(np.vstack(rows).astype(np.float64)).mean(axis=0) - english_mean
     native = native_rows(occupations, postings)
@@ -575,11 +556,11 @@ def fit_language(
     for share in SHIFT_SHARES:
         shift = (share * offset).astype(np.float32)
         similarity = _similarities(occupations, name, rows, shift)
-        for pair in weights if native is not None else ((0.0, 0.0),):
-            fit = LanguageFit(share, shift, 0.0, 0.0, *pair)
-            temperature, likelihood = best_temperature(similarity, gold, fit.added(native))
+        for weight in weights if native is not None else (0.0,):
+            added = weight * native if weight else None
+            temperature, likelihood = best_temperature(similarity, gold, added)
             if best is None or likelihood > best.log_likelihood:
-                best = LanguageFit(share, shift, temperature, likelihood, *pair)
+                best = LanguageFit(share, shift, temperature, likelihood, weight)
     return best
 
 
@@ -593,8 +574,9 @@ def language_probabilities(
     """Return occupation probabilities of postings, one row each, under an encoder's fit."""
     rows = [_rows(vectors, [p["title"], *p["lines"]]) for p in postings]
     logits = _similarities(occupations, name, rows, fit.shift) / fit.temperature
-    added = fit.added(native_rows(occupations, postings))
-    return softmax(logits if added is None else logits + added)
+    if fit.native_weight:
+        logits += fit.native_weight * native_rows(occupations, postings)
+    return softmax(logits)
 
 
 def _similarities(
@@ -610,7 +592,7 @@ def fit_route(
     gold: np.ndarray,
     vectors: dict[str, dict[str, np.ndarray]],
     english_means: dict[str, np.ndarray],
-    weights: Sequence[tuple[float, float]] = NATIVE_WEIGHT_PAIRS,
+    weights: Sequence[float] = NATIVE_WEIGHTS,
 ) -> dict[str, LanguageFit]:
     """Fit each encoder of a route (named by `english_means`) on postings in one language."""
     return {
@@ -641,7 +623,7 @@ def cross_validated_route(
     gold: np.ndarray,
     vectors: dict[str, dict[str, np.ndarray]],
     english_means: dict[str, np.ndarray],
-    weights: Sequence[tuple[float, float]] = NATIVE_WEIGHT_PAIRS,
+    weights: Sequence[float] = NATIVE_WEIGHTS,
 ) -> np.ndarray:
     """Return each posting's occupation probabilities under a route fitted on the other folds
     (CALIBRATION_FOLDS, grouped by occupation)."""
@@ -704,7 +686,6 @@ def calibrate_occupations(
                     "shift_share": fit.share,
                     "shift_norm": _round(np.linalg.norm(fit.shift)),
                     "native_weight": fit.native_weight,
-                    "native_line_weight": fit.native_line_weight,
                     "log_likelihood_fitted_on": _round(fit.log_likelihood),
                 }
                 for name, fit in mine_fits.items()
@@ -723,7 +704,7 @@ def calibrate_occupations(
         }
         if native_rows(occupations, mine) is not None:
             report[language]["after_cross_validated_without_native_titles"] = calibration_figures(
-                cross_validated_route(occupations, mine, gold, vectors, means, ((0.0, 0.0),)),
+                cross_validated_route(occupations, mine, gold, vectors, means, (0.0,)),
                 gold,
                 occupations.codes,
                 betas,

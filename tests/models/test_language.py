@@ -264,10 +264,10 @@ def test_a_language_shift_moves_that_languages_texts_only():
 
 def test_centroids_saved_before_language_calibration_load_and_code_as_before():
     coded = two_occupations({"use": 0.1})
-    for name in ("shifts", "native", "native_weights", "native_line_weights"):
+    for name in ("shifts", "native", "native_weights"):
         vars(coded).pop(name)  # as pickled by a version without them
     old = pickle.loads(pickle.dumps(coded))
-    assert old.shifts == old.native == old.native_weights == old.native_line_weights == {}
+    assert old.shifts == old.native == old.native_weights == {}
     assert old.native_similarities("ja", "看護師") is None
     vector = old.posting("use", "ja", POSTING_ROWS)
     assert np.allclose(vector, language.posting_vector(POSTING_ROWS))
@@ -407,26 +407,18 @@ def test_native_titles_rebuild_their_index_when_loaded():
     assert np.array_equal(loaded.similarities("訪問看護"), titles.similarities("訪問看護"))
 
 
-def test_native_titles_add_their_weights_to_that_languages_logits_only():
+def test_native_titles_add_their_weight_to_that_languages_logits_only():
     owners = np.array([0, 1])
     titles = language.NativeTitles.fit(["看護師", "翻訳者"], owners, 2)
-    coded = two_occupations(
-        {"use": 0.5},
-        native={"ja": titles},
-        native_weights={"use:ja": 4.0},
-        native_line_weights={"use:ja": 2.0},
-    )
+    coded = two_occupations({"use": 0.5}, native={"ja": titles}, native_weights={"use:ja": 4.0})
     vector = np.array([0.6, 0.8])
-    native = coded.native_similarities("ja", "翻訳者募集", ["病棟の看護師の手伝い", "夜勤あり"])
-    assert native.shape == (2, 2)
-    assert native[0, 1] > 0 and native[0, 0] == 0  # the title names a translator
-    assert native[1, 0] > 0 and native[1, 1] == 0  # its lines, a nurse
-    cosines = np.array([0.6, 0.8]) / 0.5 + 4.0 * native[0] + 2.0 * native[1]
+    native = coded.native_similarities("ja", "翻訳者募集")
+    assert native[1] > 0 and native[0] == 0
+    cosines = np.array([0.6, 0.8]) / 0.5 + 4.0 * native
     expected = np.exp(cosines) / np.exp(cosines).sum()
     assert np.allclose(coded.probabilities("use", vector, "ja", native), expected)
-    # Without the posting's similarities, or in a language without weights, the cosines alone.
+    # Without the title's similarities, or in a language without a weight, the cosines alone.
     plain = coded.probabilities("use", vector)
     assert np.allclose(coded.probabilities("use", vector, "ja"), plain)
     assert np.allclose(coded.probabilities("use", vector, "fa", native), plain)
     assert coded.native_similarities("fa", "مترجم") is None
-    assert not coded.native_similarities("ja", "翻訳者募集")[1].any()  # no lines

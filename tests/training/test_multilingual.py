@@ -302,7 +302,6 @@ def test_calibrate_occupations_fits_languages_with_enough_postings_and_reports_b
     assert fitted["encoders"]["use"]["english_temperature"] == 0.1
     # No titles written in "xx": nothing to weigh, nothing to compare with.
     assert fitted["encoders"]["use"]["native_weight"] == 0
-    assert fitted["encoders"]["use"]["native_line_weight"] == 0
     assert "after_cross_validated_without_native_titles" not in fitted
     before, after = fitted["before"], fitted["after_cross_validated"]
     assert after["log_likelihood"] > before["log_likelihood"]
@@ -323,15 +322,13 @@ def test_calibrate_occupations_fits_languages_with_enough_postings_and_reports_b
 NATIVE_WORDS = ["看護師", "介護職員", "ライター", "翻訳者", "経理事務", "倉庫作業"]
 
 
-def native_postings(rng: np.random.Generator, in_lines: bool = False):
+def native_postings(rng: np.random.Generator):
     """Japanese postings whose embeddings sit loosely near their occupation (half as near as
-    `language_postings`' do) and whose titles (or, `in_lines`, work lines) use the word Japanese
-    ads use for it."""
+    `language_postings`' do) and whose titles use the word Japanese ads use for it."""
     postings, vectors = [], {}
     for index in range(60):
         occupation = index % 6
-        named = f"{NATIVE_WORDS[occupation]}募集 {index}"
-        texts = [f"ja title {index}", named] if in_lines else [named, f"ja line {index}"]
+        texts = [f"{NATIVE_WORDS[occupation]}募集 {index}", f"ja line {index}"]
         for text in texts:
             row = 0.5 * np.eye(8)[occupation] + rng.normal(0, 0.3, 8)
             vectors[text] = (row / np.linalg.norm(row)).astype(np.float32)
@@ -349,7 +346,7 @@ def test_fit_language_weighs_the_titles_a_language_writes_for_each_occupation():
     gold = np.array([occupations.codes.tolist().index(p["soc_code"]) for p in postings])
     fit = multilingual.fit_language(occupations, "use", postings, gold, vectors, english_mean)
     without = multilingual.fit_language(
-        occupations, "use", postings, gold, vectors, english_mean, weights=((0.0, 0.0),)
+        occupations, "use", postings, gold, vectors, english_mean, weights=(0.0,)
     )
     assert fit.native_weight > 0 and without.native_weight == 0
     assert fit.log_likelihood > without.log_likelihood
@@ -366,27 +363,6 @@ def test_fit_language_weighs_the_titles_a_language_writes_for_each_occupation():
         ).native_weight
         == 0
     )
-
-
-def test_fit_language_weighs_the_titles_a_postings_work_lines_name():
-    postings, vectors = native_postings(np.random.default_rng(6), in_lines=True)
-    occupations, english_mean = six_occupations()
-    occupations.native = {"ja": NativeTitles.fit(NATIVE_WORDS, np.arange(6), 6)}
-    gold = np.array([occupations.codes.tolist().index(p["soc_code"]) for p in postings])
-    fit = multilingual.fit_language(occupations, "use", postings, gold, vectors, english_mean)
-    titles_only = multilingual.fit_language(
-        occupations,
-        "use",
-        postings,
-        gold,
-        vectors,
-        english_mean,
-        weights=[(weight, 0.0) for weight in multilingual.NATIVE_WEIGHTS],
-    )
-    assert fit.native_line_weight > 0 and titles_only.native_line_weight == 0
-    assert fit.log_likelihood > titles_only.log_likelihood
-    added = fit.added(multilingual.native_rows(occupations, postings))
-    assert (added.argmax(axis=1) == gold).all()
 
 
 def test_calibrate_occupations_reports_a_language_with_and_without_its_titles():
@@ -493,7 +469,7 @@ def test_a_slice_trains_a_component_that_scores_japanese_and_persian(root, tmp_p
     # Every occupation of the slice has its Japanese and Persian titles; unfitted, none counts.
     assert card["occupations"]["native_titles"]["ja"] >= 2 * card["occupations"]["occupations"]
     assert card["occupations"]["native_titles"]["fa"] >= 2 * card["occupations"]["occupations"]
-    assert card["occupations"]["native_weights"] == card["occupations"]["native_line_weights"] == {}
+    assert card["occupations"]["native_weights"] == {}
     assert card["occupations"]["native_titles_source"]["file"] == "data/occupation_titles.jsonl"
     assert card["detection"]["supported_flag_accuracy"] == 1.0
     json.dumps(card)
