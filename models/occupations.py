@@ -14,10 +14,10 @@ One component, `OccupationModel`, does all of it through the scorer's `enrich` h
 - `duties[i].mode` and `automation`: whether AI would more likely do an exposed duty itself
   (automation) or help a person do it (augmentation), learned from GPT-4's T0-T4 automation ratings.
 
-The coder is a nearest-centroid and nearest-title model over TF-IDF features, small enough to
-ship in the artifact. The matrix of every job title's character n-grams is derived data: it is
-rebuilt from the stored titles when the artifact is loaded (under a second) instead of being
-stored (about 16 MB).
+The coder is a nearest-centroid and nearest-title model over TF-IDF features, with the service
+phrases of each occupation that a posting contains, small enough to ship in the artifact. The
+matrix of every job title's character n-grams is derived data: it is rebuilt from the stored
+titles when the artifact is loaded (under a second) instead of being stored (about 16 MB).
 """
 
 from __future__ import annotations
