@@ -99,7 +99,12 @@ SHIFT_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
 # each occupation and language), written for this project: a posting's title is compared with
 # them (`NativeTitles`) beside its embedding. Their weight is fitted with each language's shift
 # and temperature, from NATIVE_WEIGHTS (0: unused).
-NATIVE_TITLES = Path(__file__).resolve().parent / "data" / "occupation_titles.jsonl"
+# With them, the Japanese and Persian versions of the English service phrases ("ロゴ作成",
+# "طراحی لوگو"), which name the work rather than the job.
+NATIVE_TITLES = (
+    Path(__file__).resolve().parent / "data" / "occupation_titles.jsonl",
+    occupation_training.SERVICES,
+)
 NATIVE_LANGUAGES = ("ja", "fa")
 NATIVE_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 TARGETS = {"spearman_gap": 0.05, "mean_absolute_difference": 0.07, "band_agreement": 0.85}
@@ -348,7 +353,7 @@ def train_multilingual(
     threads: int = 2,
     calibration: Path | None = CALIBRATION,
     blend: Blend | None = None,
-    native_titles: Path | None = NATIVE_TITLES,
+    native_titles: Sequence[Path] = NATIVE_TITLES,
 ) -> tuple[CrossLingualExposure, dict]:
     """Fit one head per encoder on the English training texts; return the component and its card.
 
@@ -421,7 +426,7 @@ def train_multilingual(
             f"multilingual: head {name} on {training[name]['texts']} texts "
             f"({computed} embedded now) in {seconds}s"
         )
-    native = read_native_titles(native_titles, codes) if native_titles is not None else {}
+    native = read_native_titles(native_titles, codes)
     occupations = OccupationCentroids(codes, centroids, temperatures, means, native=native)
     component = CrossLingualExposure(heads, specs, routes, occupations, automation_heads)
     calibrated = None
@@ -467,18 +472,19 @@ def train_multilingual(
     if calibrated is not None:
         card["occupations"]["calibration"] = calibrated
     if native:
-        card["occupations"]["native_titles_source"] = {
-            "file": f"{native_titles.parent.name}/{native_titles.name}",
-            "sha256": artifact.sha256(native_titles),
-        }
+        card["occupations"]["native_titles_source"] = [
+            {"file": f"{path.parent.name}/{path.name}", "sha256": artifact.sha256(path)}
+            for path in native_titles
+        ]
     return component, card
 
 
-def read_native_titles(path: Path, codes: np.ndarray) -> dict[str, NativeTitles]:
-    """Return, per language of NATIVE_LANGUAGES, the titles of the occupations in `codes` written
-    in it (a line of the file: soc_code, the English title, then a list per language)."""
+def read_native_titles(paths: Sequence[Path], codes: np.ndarray) -> dict[str, NativeTitles]:
+    """Return, per language of NATIVE_LANGUAGES, the titles (and service phrases) of the
+    occupations in `codes` written in it (a line of each file: soc_code, the English title or
+    phrases, then a list per language)."""
     position = {code: index for index, code in enumerate(codes)}
-    lines = read_jsonl(path)
+    lines = [line for path in paths for line in read_jsonl(path)]
     native = {}
     for language in NATIVE_LANGUAGES:
         pairs = [

@@ -126,7 +126,7 @@ def test_calibration_set_covers_every_major_group_and_the_beta_range():
 
 # --- The occupations' titles in Japanese and Persian -------------------------------------------
 
-NATIVE_TITLES = multilingual.read_jsonl(multilingual.NATIVE_TITLES)
+NATIVE_TITLES = multilingual.read_jsonl(multilingual.NATIVE_TITLES[0])
 JAPANESE = re.compile("[\u3040-\u30ff\u3400-\u9fff]")
 PERSIAN = re.compile("[\u0600-\u06ff]")
 
@@ -470,7 +470,10 @@ def test_a_slice_trains_a_component_that_scores_japanese_and_persian(root, tmp_p
     assert card["occupations"]["native_titles"]["ja"] >= 2 * card["occupations"]["occupations"]
     assert card["occupations"]["native_titles"]["fa"] >= 2 * card["occupations"]["occupations"]
     assert card["occupations"]["native_weights"] == {}
-    assert card["occupations"]["native_titles_source"]["file"] == "data/occupation_titles.jsonl"
+    assert [source["file"] for source in card["occupations"]["native_titles_source"]] == [
+        "data/occupation_titles.jsonl",
+        "data/occupation_services.jsonl",
+    ]
     assert card["detection"]["supported_flag_accuracy"] == 1.0
     json.dumps(card)
     rows = component.predict(["ブログ記事の執筆", "نوشتن مقاله وبلاگ", "Artikel schreiben"], "ja")

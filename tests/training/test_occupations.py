@@ -180,11 +180,17 @@ def test_every_occupation_has_service_phrases_that_are_short_and_its_own(root):
     assert set(codes) == set(data.load_tasks(root).occupations.index)
     owners: dict[str, set] = {}
     for line in lines:
-        assert set(line) == {"soc_code", "title", "services"}
-        assert 3 <= len(line["services"]) <= 6, line["soc_code"]
+        assert set(line) == {"soc_code", "title", "services", "ja", "fa"}
+        for language in ("services", "ja", "fa"):
+            assert 3 <= len(line[language]) <= 6, (line["soc_code"], language)
+            assert all(phrase == phrase.strip() and phrase for phrase in line[language])
         for phrase in line["services"]:
             assert re.fullmatch(r"[a-z]+(?:-[a-z]+)*(?: [a-z]+(?:-[a-z]+)*){0,3}", phrase), phrase
             owners.setdefault(phrase, set()).add(line["soc_code"])
+        # The Japanese and Persian ones are written in their own scripts (Latin terms beside).
+        assert any(re.search("[\u3040-\u30ff\u3400-\u9fff]", phrase) for phrase in line["ja"])
+        assert all(re.search("[\u0600-\u06ff]", phrase) for phrase in line["fa"])
+        assert not any(re.search("[\u064a\u0643]", phrase) for phrase in line["fa"])
     # A phrase names one occupation's work; about 1% are shared by occupations that overlap.
     assert sum(len(codes) > 1 for codes in owners.values()) <= 0.02 * len(owners)
 
