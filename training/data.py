@@ -1,5 +1,6 @@
 """Read the public data sets from the data directory and build the task table."""
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,3 +178,20 @@ def share_view(tasks: pd.DataFrame, links: pd.DataFrame, weight: float = 1.0) ->
             "weight": long["share"].to_numpy() * weight,
         }
     )
+
+
+def owned_phrases(
+    paths: list[Path] | tuple[Path, ...], rows: dict[str, int], key: str
+) -> tuple[list[str], np.ndarray]:
+    """Return the phrases listed under `key` on the lines of JSON Lines files keyed by soc_code
+    (our titles and service phrases), and the row (`rows`: code -> row) of each one's
+    occupation; occupations not in `rows`, and lines without `key`, give none."""
+    phrases, owners = [], []
+    for path in paths:
+        with open(path, encoding="utf-8") as stream:
+            for line in map(json.loads, filter(str.strip, stream)):
+                if line["soc_code"] in rows:
+                    listed = line.get(key, [])
+                    phrases += listed
+                    owners += [rows[line["soc_code"]]] * len(listed)
+    return phrases, np.array(owners, dtype=np.int32)

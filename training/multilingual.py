@@ -10,11 +10,12 @@ occupations; the saved occupations component blends the two (`duties_only` is be
 The component's heads are fitted on English O*NET texts only (task statements and the job-title
 and work-activity views the English model also learns from), embedded by encoders that map other
 languages near their English translations. Occupations are coded by the posting's embedding and
-by its title's likeness to the occupations' titles as Japanese and Persian ads write them
-(`data/occupation_titles.jsonl`, written for this project); how each language's postings are
-coded (a shift, a temperature and the titles' weight) is fitted on our own calibration postings
-(`data/multilingual_calibration.jsonl`). The parallel postings (`eval/postings_parallel.jsonl`,
-the same posting written in English, Japanese and Persian) are never trained or calibrated on.
+by its title's likeness to the occupations' titles and service phrases as Japanese and Persian
+ads write them (`data/occupation_titles.jsonl`, `data/occupation_services.jsonl`, written for
+this project); how each language's postings are coded (a shift, a temperature and the titles'
+weight) is fitted on our own calibration postings (`data/multilingual_calibration.jsonl`).
+The parallel postings (`eval/postings_parallel.jsonl`, the same posting written in English,
+Japanese and Persian) are never trained or calibrated on.
 """
 
 import argparse
@@ -95,12 +96,10 @@ MIN_CALIBRATION = 50
 # Shares of a language's offset from English taken off its embedded texts, tried with each
 # temperature when calibrating it.
 SHIFT_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
-# The occupations' titles as Japanese and Persian ads and freelance listings write them (2-5 for
-# each occupation and language), written for this project: a posting's title is compared with
-# them (`NativeTitles`) beside its embedding. Their weight is fitted with each language's shift
-# and temperature, from NATIVE_WEIGHTS (0: unused).
-# With them, the Japanese and Persian versions of the English service phrases ("ロゴ作成",
-# "طراحی لوگو"), which name the work rather than the job.
+# The occupations' titles (2-5 per occupation and language) and service phrases (3-6, "ロゴ作成",
+# "طراحی لوگو") as Japanese and Persian ads and freelance listings write them, written for this
+# project: a posting's title is compared with them (`NativeTitles`) beside its embedding. Their
+# weight is fitted with each language's shift and temperature, from NATIVE_WEIGHTS (0: unused).
 NATIVE_TITLES = (
     Path(__file__).resolve().parent / "data" / "occupation_titles.jsonl",
     occupation_training.SERVICES,
@@ -484,18 +483,11 @@ def read_native_titles(paths: Sequence[Path], codes: np.ndarray) -> dict[str, Na
     occupations in `codes` written in it (a line of each file: soc_code, the English title or
     phrases, then a list per language)."""
     position = {code: index for index, code in enumerate(codes)}
-    lines = [line for path in paths for line in read_jsonl(path)]
     native = {}
     for language in NATIVE_LANGUAGES:
-        pairs = [
-            (title, position[line["soc_code"]])
-            for line in lines
-            if line["soc_code"] in position
-            for title in line.get(language, [])
-        ]
-        if pairs:
-            titles, owners = zip(*pairs, strict=True)
-            native[language] = NativeTitles.fit(titles, np.array(owners), len(codes))
+        titles, owners = data.owned_phrases(list(paths), position, language)
+        if titles:
+            native[language] = NativeTitles.fit(titles, owners, len(codes))
     return native
 
 
@@ -708,7 +700,7 @@ def calibrate_occupations(
                 held_out, gold, occupations.codes, betas, duties, blend
             ),
         }
-        if native_rows(occupations, mine) is not None:
+        if language in occupations.native:
             report[language]["after_cross_validated_without_native_titles"] = calibration_figures(
                 cross_validated_route(occupations, mine, gold, vectors, means, (0.0,)),
                 gold,

@@ -366,16 +366,7 @@ def pseudo_postings(
 
 def read_services(path: Path, rows: dict[str, int]) -> PhraseShares:
     """Return the service phrases of the occupations in `rows` (code -> row), indexed."""
-    with open(path, encoding="utf-8") as stream:
-        lines = [json.loads(line) for line in stream if line.strip()]
-    pairs = [
-        (phrase, rows[line["soc_code"]])
-        for line in lines
-        if line["soc_code"] in rows
-        for phrase in line["services"]
-    ]
-    phrases, owners = zip(*pairs, strict=True)
-    return service_phrases(list(phrases), np.array(owners), len(rows))
+    return service_phrases(*data.owned_phrases([path], rows, "services"), len(rows))
 
 
 def held_out_features(
