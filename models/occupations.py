@@ -58,7 +58,15 @@ CODING_KINDS = ("duty", "requirement", "other")
 # of "logo design".
 SERVICE_NGRAMS = (1, 1)
 # The coder's features, in the order of its weights.
-FEATURES = ("title_centroid", "title_nearest", "description", "title_services", "text_services")
+FEATURES = (
+    "title_centroid",
+    "title_nearest",
+    "description",
+    "title_services",
+    "text_services",
+    "head_centroid",
+    "head_nearest",
+)
 MEASURES = ("alpha", "beta", "gamma")
 RATERS = ("human", "gpt4")
 MODES = ("automation", "augmentation")
@@ -72,9 +80,21 @@ AUTOMATION_LEVELS = ("T0", "T1", "T2", "T3", "T4")
 _PAY = re.compile(r"[$€£¥]\s*[\d.,]+\s*[kK]?(?:\s*(?:/|per)\s*\w+)?|\d[\d.,]*")
 
 
+# Where a title's role ends and what qualifies it begins: a spaced dash or slash, a bar, colon,
+# comma or opening bracket, or one of a few prepositions ("Warehouse Associate - 2nd shift",
+# "Growth Rep - Commercial Cleaning", "Hairstylist for wedding party", "Lawyer to review ...").
+_HEAD_END = re.compile(r"\s[-–—|/]\s|[|:(\[,]|\s(?:for|at|to|with|in)\s", re.IGNORECASE)
+
+
 def clean_title(title: str) -> str:
     """Drop pay, numbers and bracket punctuation from a posting title."""
     return " ".join(_PAY.sub(" ", title).replace("(", " ").replace(")", " ").split())
+
+
+def title_head(title: str) -> str:
+    """Return the part of a title before its first qualifier, cleaned (all of it if none)."""
+    head = clean_title(_HEAD_END.split(title, maxsplit=1)[0])
+    return head if len(head) >= 2 else clean_title(title)
 
 
 def title_vectorizers() -> tuple[TfidfVectorizer, TfidfVectorizer]:
@@ -291,7 +311,7 @@ def _centroids(vectors: sp.csr_matrix, owners: np.ndarray, count: int) -> sp.csr
 class OccupationCoder:
     """Score a posting's title and text against every occupation; softmax them into probabilities.
 
-    Five similarities per occupation, the first three cosines of TF-IDF vectors:
+    Seven similarities per occupation, all but the services cosines of TF-IDF vectors:
     - title_centroid: stemmed words of the title against the centroid of the occupation's titles;
     - title_nearest: character n-grams of the title against its single most similar title;
     - description: stemmed words of the posting text against the centroid of the occupation's
@@ -300,6 +320,9 @@ class OccupationCoder:
       phrases ("logo design", "deep cleaning") that the title, and the posting text, contain.
       Gigs often name the work rather than the job ("Logo for my bakery"), which O*NET's titles
       and tasks word otherwise.
+    - head_centroid and head_nearest: the first two for the title's head, the part before its
+      first qualifier ("Growth Rep" of "Growth Rep - Commercial Cleaning"), so that the role
+      counts apart from the domain it serves. A title without a qualifier repeats the first two.
     The probability is a softmax over occupations of the weighted sum; the weights are fitted by
     maximum likelihood on held-out O*NET data, which also sets the temperature.
     """
@@ -362,16 +385,27 @@ class OccupationCoder:
 
     def features(self, titles: Sequence[str], texts: Sequence[str]) -> np.ndarray:
         """Return the similarities, shape (postings, features, occupations)."""
+        heads = [title_head(title) for title in titles]
         titles = [clean_title(title) for title in titles]
         out = np.zeros((len(titles), len(FEATURES), self.count), dtype=np.float32)
-        out[:, 0] = similarity(vectorize(self.title_words, titles), self.title_centroids)
-        nearest = similarity(vectorize(self.title_characters, titles), self._title_matrix)
-        out[:, 1][:, self._start_owners] = np.maximum.reduceat(nearest, self._starts, axis=1)
+        # Titles and the heads that differ from them in one pass; the other heads repeat them.
+        qualified = [row for row, title in enumerate(titles) if heads[row] != title]
+        both = self._title_features([*titles, *(heads[row] for row in qualified)])
+        out[:, :2] = out[:, 5:] = both[: len(titles)]
+        out[qualified, 5:] = both[len(titles) :]
         out[:, 2] = similarity(vectorize(self.description_words, texts), self.description_centroids)
         if self.services is not None:
             # Titles and texts in one pass: the fixed cost of each step is most of its cost.
             shares = self.services.shares_of(vectorize(self.services.vectorizer, [*titles, *texts]))
             out[:, 3], out[:, 4] = shares[: len(titles)], shares[len(titles) :]
+        return out
+
+    def _title_features(self, titles: list[str]) -> np.ndarray:
+        """Return title_centroid and title_nearest, shape (titles, 2, occupations)."""
+        out = np.zeros((len(titles), 2, self.count), dtype=np.float32)
+        out[:, 0] = similarity(vectorize(self.title_words, titles), self.title_centroids)
+        nearest = similarity(vectorize(self.title_characters, titles), self._title_matrix)
+        out[:, 1][:, self._start_owners] = np.maximum.reduceat(nearest, self._starts, axis=1)
         return out
 
     def logits(self, features: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from models.occupations import (
     clean_title,
     occupation_beta,
     service_phrases,
+    title_head,
     vectorize,
 )
 from models.scorer import Scorer
@@ -122,7 +123,7 @@ def build_tiny_occupation_model() -> OccupationModel:
     services = service_phrases(
         [p for _, p in phrases], np.array([r for r, _ in phrases]), len(OCCUPATIONS)
     )
-    coder = OccupationCoder(weights=(8.0, 8.0, 20.0, 6.0, 3.0)).fit(
+    coder = OccupationCoder(weights=(8.0, 8.0, 20.0, 6.0, 3.0, 4.0, 4.0)).fit(
         [t for _, t in titles],
         np.array([r for r, _ in titles]),
         documents,
@@ -322,7 +323,7 @@ def test_a_coder_saved_before_service_phrases_loads_and_codes_as_before(occupati
     del state["services"]  # as saved by a version without service phrases
     old = OccupationCoder.__new__(OccupationCoder)
     old.__setstate__(state)
-    assert old.services is None and list(old.weights) == [8.0, 8.0, 20.0, 0.0, 0.0]
+    assert old.services is None and list(old.weights) == [8.0, 8.0, 20.0, 0.0, 0.0, 0.0, 0.0]
     titles, texts = ["Plumber wanted", "Moving help"], ["Repair pipes", ""]
     three = old.features(titles, texts)[:, :3]
     expected = np.tensordot(three, np.array([8.0, 8.0, 20.0], np.float32), axes=([1], [0]))
@@ -403,3 +404,40 @@ def test_a_model_saved_with_the_automation_pipeline_still_loads(occupation_model
     np.testing.assert_array_equal(
         loaded._automation_probability(texts), occupation_model._automation_probability(texts)
     )
+
+
+@pytest.mark.parametrize(
+    ("title", "head"),
+    [
+        ("Warehouse Associate - 2nd shift $19/hr", "Warehouse Associate"),
+        ("Growth Rep \u2013 Commercial Cleaning", "Growth Rep"),
+        ("GM | Craft Brewery & Taproom", "GM"),
+        ("Senior Financial Analyst, FP&A", "Senior Financial Analyst"),
+        ("Translator (Japanese to English)", "Translator"),
+        ("Lawyer to review SaaS contract", "Lawyer"),
+        ("Hairstylist for wedding party", "Hairstylist"),
+        ("Support Engineer: Tier 2", "Support Engineer"),
+        # No qualifier, or nothing before it: the whole title, cleaned.
+        ("SBA Loan Associate", "SBA Loan Associate"),
+        ("(Remote) Data Analyst", "Remote Data Analyst"),
+        ("Plumber/Pipefitter", "Plumber/Pipefitter"),
+        ("\u5009\u5eab\u30b9\u30bf\u30c3\u30d5", "\u5009\u5eab\u30b9\u30bf\u30c3\u30d5"),
+    ],
+)
+def test_a_titles_head_is_the_role_before_its_first_qualifier(title, head):
+    assert title_head(title) == head
+
+
+def test_head_features_read_the_role_apart_from_what_qualifies_it(occupation_model):
+    coder = occupation_model.coder
+    qualified = "Plumber - Translation Agency Office"
+    features = coder.features([qualified, "Plumber"], ["", ""])
+    head = [FEATURES.index("head_centroid"), FEATURES.index("head_nearest")]
+    title = [FEATURES.index("title_centroid"), FEATURES.index("title_nearest")]
+    # The qualified title's head features are those of its head alone...
+    np.testing.assert_allclose(features[0, head], features[1, title], rtol=1e-6)
+    # ...while its title features also read the qualifier, and a bare title repeats its own.
+    assert not np.allclose(features[0, title], features[1, title])
+    np.testing.assert_array_equal(features[1, head], features[1, title])
+    codes = occupation_model.table.codes
+    assert codes[features[0, head[0]].argmax()] == "47-2152.00"

@@ -33,7 +33,7 @@ from training.occupations import (
 def test_fit_weights_recovers_the_weights_that_drew_the_labels():
     rng = np.random.default_rng(0)
     features = rng.random((3000, len(FEATURES), 12)).astype(np.float32)
-    truth = np.array([4.0, 1.0, 7.0, 3.0, 0.5])
+    truth = np.array([4.0, 1.0, 7.0, 3.0, 0.5, 2.0, 1.5])
     probabilities = softmax(np.tensordot(features, truth, axes=([1], [0])))
     gold = np.array([rng.choice(12, p=row) for row in probabilities])
     np.testing.assert_allclose(fit_weights(features, gold), truth, atol=0.8)
@@ -149,7 +149,7 @@ def test_the_component_saves_loads_and_scores_the_postings(trained, tmp_path):
 def test_the_scaled_coder_finds_the_temperature_that_drew_the_labels():
     rng = np.random.default_rng(1)
     features = rng.random((3000, len(FEATURES), 12)).astype(np.float32)
-    weights = np.array([4.0, 1.0, 7.0, 3.0, 0.5])
+    weights = np.array([4.0, 1.0, 7.0, 3.0, 0.5, 2.0, 1.5])
     probabilities = softmax(3.0 * np.tensordot(features, weights, axes=([1], [0])))
     gold = np.array([rng.choice(12, p=row) for row in probabilities])
     assert np.array_equal(fit_coder("pseudo_postings", features, gold, weights), weights)
