@@ -434,10 +434,22 @@ class Blend:
       coder spreads over occupations that differ), plus `occupation_floor` squared for the
       coder being confidently wrong.
     Training keeps both floors within [0.01, 1], so neither part is ever taken as exact.
+
+    An English posting's duties enter as `duty_intercept + duty_slope * score`, their score read
+    on the occupations' scale: scored duty by duty, a posting's beta is pulled towards the middle
+    of the range. The line is fitted on the English calibration postings when it lowers their
+    held-out error (else it stays 0 + 1 * score); other languages' duties, scored through other
+    heads, enter as they are.
     """
 
     duty_floor: float
     occupation_floor: float
+    duty_intercept: float = 0.0
+    duty_slope: float = 1.0
+
+    def duty_estimate(self, score: float | np.ndarray) -> np.ndarray:
+        """Return an English posting's duties' score on the occupations' scale, within [0, 1]."""
+        return np.clip(self.duty_intercept + self.duty_slope * np.asarray(score, dtype=float), 0, 1)
 
     def weights(
         self, duty_error: np.ndarray, occupation_spread: np.ndarray
@@ -653,13 +665,16 @@ class OccupationModel:
         published, spread = occupation_beta(probabilities, betas)
         error = duty_error(exposure["confidence"])
         duty_weight, occupation_weight = self.blend.weights(error, spread)
-        score = _unit(duty_weight * duty_score + occupation_weight * float(published))
+        duty_part = duty_score
+        if read_as_english(context.language):
+            duty_part = _unit(float(self.blend.duty_estimate(duty_score)))
+        score = _unit(duty_weight * duty_part + occupation_weight * float(published))
         exposure.update(
             score=score,
             band=band(score, self.bands),
             duty_score=duty_score,
             blend={
-                "duties": {"score": duty_score, "weight": _unit(duty_weight)},
+                "duties": {"score": duty_part, "weight": _unit(duty_weight)},
                 "occupation": {
                     "score": _unit(float(published)),
                     "weight": _unit(occupation_weight),

@@ -12,7 +12,9 @@ Everything is chosen on the public O*NET and Eloundou data, never on the realist
   top occupation is more likely wrong than right.
 - Then, on English postings written for calibration (`data/postings_calibration.jsonl`, scored
   as served), `calibrate_on_postings` chooses by held-out figures whether the coder's weights
-  are kept, scaled by one factor or refitted, and whether the floors are kept or refitted.
+  are kept, scaled by one factor or refitted, whether the floors are kept or refitted, and
+  whether English duties enter the blend through a line fitted there (their score on the
+  occupations' scale).
 The realistic postings are scored afterwards, by `postings_report`, and only reported.
 
 python -m training.occupations [--data-dir DIR] prints the card section and the postings figures
@@ -25,7 +27,7 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +79,7 @@ CALIBRATION_FOLDS = 5
 # Fewer postings of the occupations coded to (a quick run on a slice) leave the fits as they are.
 MIN_CALIBRATION = 50
 CODER_CHOICES = ("pseudo_postings", "scaled", "refitted")
-BLEND_CHOICES = ("pseudo_postings", "refitted")
+BLEND_CHOICES = ("pseudo_postings", "refitted", "pseudo_postings_with_line", "refitted_with_line")
 # The factor on the pseudo-posting weights stays within [1/8, 8].
 SCALE_RANGE = (-np.log(8.0), np.log(8.0))
 RANDOM_STATE = 0
@@ -783,22 +785,46 @@ def fit_coder(choice: str, features: np.ndarray, gold: np.ndarray, weights: np.n
 
 
 def _blended(blend: Blend, observed: Observed, rows: np.ndarray, probabilities, betas):
+    # The calibration postings are English: their duties enter through the blend's line.
     published, spread = occupation_beta(probabilities, betas)
     duty_weight, occupation_weight = blend.weights(duty_error(observed.confidence[rows]), spread)
-    return np.clip(duty_weight * observed.duty_score[rows] + occupation_weight * published, 0, 1)
+    duties = blend.duty_estimate(observed.duty_score[rows])
+    return np.clip(duty_weight * duties + occupation_weight * published, 0, 1)
 
 
-def fit_floors(observed: Observed, rows: np.ndarray, probabilities, betas) -> Blend:
-    """Fit the blend's floors by least squares against the gold human beta on `rows`."""
+def fit_duty_line(observed: Observed, rows: np.ndarray, betas: np.ndarray) -> tuple[float, float]:
+    """Return the intercept and slope of the gold human beta on the duties' score, on `rows`."""
+    slope, intercept = np.polyfit(observed.duty_score[rows], betas[observed.gold[rows]], 1)
+    return round(float(intercept), 4), round(float(slope), 4)
+
+
+def fit_floors(
+    observed: Observed, rows: np.ndarray, probabilities, betas, line: tuple[float, float] = (0, 1)
+) -> Blend:
+    """Fit the blend's floors by least squares against the gold human beta on `rows`, with the
+    duties entering through `line` (intercept, slope)."""
     gold_beta = betas[observed.gold[rows]]
 
     def loss(log_floors: np.ndarray) -> float:
-        blended = _blended(Blend(*np.exp(log_floors)), observed, rows, probabilities, betas)
+        blend = Blend(*np.exp(log_floors), *line)
+        blended = _blended(blend, observed, rows, probabilities, betas)
         return float(np.mean(np.square(blended - gold_beta)))
 
     bounds = [(np.log(FLOOR_RANGE[0]), np.log(FLOOR_RANGE[1]))] * 2
     result = minimize(loss, np.log([0.1, 0.1]), method="Nelder-Mead", bounds=bounds)
-    return Blend(*(round(float(v), 4) for v in np.exp(result.x)))
+    return Blend(*(round(float(v), 4) for v in np.exp(result.x)), *line)
+
+
+def blend_choices(observed: Observed, rows: np.ndarray, probabilities, betas, blend: Blend):
+    """Return each of BLEND_CHOICES fitted on `rows`: the floors as fitted on pseudo-postings or
+    refitted, each with the duties as they are or through a line fitted on the same rows."""
+    line = fit_duty_line(observed, rows, betas)
+    return {
+        "pseudo_postings": blend,
+        "refitted": fit_floors(observed, rows, probabilities, betas),
+        "pseudo_postings_with_line": replace(blend, duty_intercept=line[0], duty_slope=line[1]),
+        "refitted_with_line": fit_floors(observed, rows, probabilities, betas, line),
+    }
 
 
 def calibrate_on_postings(
@@ -838,10 +864,7 @@ def calibrate_on_postings(
     for train, test in folds:
         fitted = fit_coder(coder_choice, observed.features[train], gold[train], weights)
         train_probabilities = softmax(_logits(observed.features[train], fitted))
-        floors = {
-            "pseudo_postings": blend,
-            "refitted": fit_floors(observed, train, train_probabilities, betas),
-        }
+        floors = blend_choices(observed, train, train_probabilities, betas, blend)
         for choice in BLEND_CHOICES:
             blended[choice][test] = _blended(
                 floors[choice], observed, test, held_out[coder_choice][test], betas
@@ -855,10 +878,9 @@ def calibrate_on_postings(
 
     model.coder.weights = fit_coder(coder_choice, observed.features, gold, weights)
     everything = np.arange(count)
-    if blend_choice == "refitted":
-        model.blend = fit_floors(
-            observed, everything, softmax(_logits(observed.features, model.coder.weights)), betas
-        )
+    model.blend = blend_choices(
+        observed, everything, softmax(_logits(observed.features, model.coder.weights)), betas, blend
+    )[blend_choice]
     log(
         f"calibration postings: coder {coder_choice} (log-likelihood {likelihood}), "
         f"floors {blend_choice} (squared error {error})"
@@ -887,6 +909,8 @@ def calibrate_on_postings(
             "chosen": blend_choice,
             "duty_floor": model.blend.duty_floor,
             "occupation_floor": model.blend.occupation_floor,
+            "duty_intercept": model.blend.duty_intercept,
+            "duty_slope": model.blend.duty_slope,
             "spearman": {
                 "duties": _spearman(observed.duty_score, gold_beta),
                 "occupation_top1": _spearman(lookup, gold_beta),

@@ -441,3 +441,37 @@ def test_head_features_read_the_role_apart_from_what_qualifies_it(occupation_mod
     np.testing.assert_array_equal(features[1, head], features[1, title])
     codes = occupation_model.table.codes
     assert codes[features[0, head[0]].argmax()] == "47-2152.00"
+
+
+def test_english_duties_enter_the_blend_through_its_line(tiny_model_dir, occupation_model):
+    base = Scorer.load(tiny_model_dir)
+    lined = copy.deepcopy(occupation_model)
+    lined.blend = Blend(duty_floor=0.1, occupation_floor=0.1, duty_intercept=0.1, duty_slope=0.5)
+    scorer = Scorer({**base.components, "occupations": lined}, base.card)
+    exposure = scorer.score(**TRANSLATION)["exposure"]
+    parts = exposure["blend"]
+    assert parts["duties"]["score"] == pytest.approx(0.1 + 0.5 * exposure["duty_score"], abs=1e-4)
+    assert parts["duties"]["score"] != exposure["duty_score"]
+    expected = (
+        parts["duties"]["weight"] * parts["duties"]["score"]
+        + parts["occupation"]["weight"] * parts["occupation"]["score"]
+    )
+    assert exposure["score"] == pytest.approx(expected, abs=1e-3)
+    # Duties in another language are scored by other heads, and enter as they are.
+    other = scorer.score_many([{**TRANSLATION, "id": None, "language": "es"}])[0]["exposure"]
+    assert other["blend"]["duties"]["score"] == other["duty_score"]
+
+
+def test_the_blend_line_clips_to_the_unit_range_and_defaults_to_the_score_itself():
+    np.testing.assert_allclose(Blend(0.1, 0.1).duty_estimate([0.0, 0.4, 1.0]), [0.0, 0.4, 1.0])
+    lined = Blend(0.1, 0.1, duty_intercept=-0.1, duty_slope=1.5)
+    np.testing.assert_allclose(lined.duty_estimate([0.0, 0.4, 0.9]), [0.0, 0.5, 1.0])
+
+
+def test_a_blend_saved_without_a_line_loads_with_the_score_itself():
+    state = {"duty_floor": 0.2, "occupation_floor": 0.01}  # as pickled before the line
+    old = Blend.__new__(Blend)
+    old.__dict__.update(state)
+    assert (old.duty_intercept, old.duty_slope) == (0.0, 1.0)
+    restored = pickle.loads(pickle.dumps(old))
+    assert restored == Blend(0.2, 0.01)

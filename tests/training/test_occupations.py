@@ -226,3 +226,5 @@ def test_the_shipped_coder_and_blend_are_what_the_calibration_postings_choose():
     np.testing.assert_allclose(model.coder.weights, shipped.coder.weights, rtol=2e-3)
     assert model.blend.duty_floor == pytest.approx(shipped.blend.duty_floor, abs=2e-3)
     assert model.blend.occupation_floor == pytest.approx(shipped.blend.occupation_floor, abs=2e-3)
+    assert model.blend.duty_intercept == pytest.approx(shipped.blend.duty_intercept, abs=2e-3)
+    assert model.blend.duty_slope == pytest.approx(shipped.blend.duty_slope, abs=2e-3)
