@@ -14,8 +14,9 @@ One component, `OccupationModel`, does all of it through the scorer's `enrich` h
 - `duties[i].mode` and `automation`: whether AI would more likely do an exposed duty itself
   (automation) or help a person do it (augmentation), learned from GPT-4's T0-T4 automation ratings.
 
-The coder is a nearest-centroid and nearest-title model over TF-IDF features, with the service
-phrases of each occupation that a posting contains, small enough to ship in the artifact. The
+The coder is a nearest-centroid and nearest-title model over TF-IDF features of the title, its
+head and the text, with the service phrases of each occupation that a posting contains, small
+enough to ship in the artifact. The
 matrix of every job title's character n-grams is derived data: it is rebuilt from the stored
 titles when the artifact is loaded (under a second) instead of being stored (about 16 MB).
 """
@@ -376,7 +377,8 @@ class OccupationCoder:
         return state
 
     def __setstate__(self, state: dict) -> None:
-        # Coders saved before the service phrases had three features: the others weigh 0.
+        # Coders saved with fewer features (three before the service phrases, five before the
+        # title heads) weigh the later ones 0, and score as they did.
         state.setdefault("services", None)
         missing = len(FEATURES) - len(state["weights"])
         state["weights"] = np.r_[state["weights"], np.zeros(missing)]

@@ -218,8 +218,9 @@ def train_occupations(
             "method": "softmax over occupations of weighted TF-IDF cosines: title words against "
             "each occupation's title centroid, title character 3-4-grams against its nearest "
             "title, posting text (duties, requirements, other lines) against the centroid of its "
-            "task statements and description; and the largest share of one of the "
-            "occupation's service phrases contained in the title, and in the text",
+            "task statements and description; the largest share of one of the "
+            "occupation's service phrases contained in the title, and in the text; and the two "
+            "title similarities again for the title's head, the part before its first qualifier",
             "weights": [round(float(w), 3) for w in weights],
             "titles": len(titles),
             "documents": len(documents),
