@@ -7,7 +7,7 @@ the same stemmed, lower-cased tokens lets the statements' vocabulary carry over 
 
 import math
 import re
-from collections import Counter
+from collections import _count_elements
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -183,8 +183,12 @@ def _counts(
     columns: list[int] = []
     counts: list[int] = []
     indptr = [0]
+    get = vocabulary.get
     for text in texts:
-        found = Counter(map(vocabulary.get, analyze(text)))
+        # Counter's own counting loop (in C) into a plain dict: the same counts, without the cost
+        # of a Counter object per text, which a posting pays for about 70 texts.
+        found: dict[int | None, int] = {}
+        _count_elements(found, map(get, analyze(text)))
         found.pop(None, None)
         columns += found.keys()
         counts += found.values()
