@@ -16,9 +16,9 @@ One component, `OccupationModel`, does all of it through the scorer's `enrich` h
 
 The coder is a nearest-centroid and nearest-title model over TF-IDF features of the title, its
 head and the text, with the service phrases of each occupation that a posting contains, small
-enough to ship in the artifact. The
-matrix of every job title's character n-grams is derived data: it is rebuilt from the stored
-titles when the artifact is loaded (under a second) instead of being stored (about 16 MB).
+enough to ship in the artifact. The matrix of every job title's character n-grams is derived
+data: it is rebuilt from the stored titles when the artifact is loaded (under a second) instead
+of being stored (about 16 MB).
 """
 
 from __future__ import annotations

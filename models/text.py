@@ -443,7 +443,11 @@ class PhraseShares:
         return self.shares_of(self.vectorizer.transform(list(texts)))
 
     def shares_of(self, query: sp.csr_matrix) -> np.ndarray:
-        """Return `shares` of the texts whose TF-IDF rows (by `vectorizer`) are `query`."""
+        """Return `shares` of the texts whose TF-IDF rows (by `vectorizer`) are `query`.
+
+        The query's values are overwritten (each term counts as present), so pass a matrix made
+        for this call: it saves a copy on the scoring path.
+        """
         out = np.zeros((query.shape[0], self.count), dtype=np.float32)
         if query.nnz:
             query.data[:] = 1.0  # which terms the text has, not how often

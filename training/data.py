@@ -2,6 +2,7 @@
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,7 +182,7 @@ def share_view(tasks: pd.DataFrame, links: pd.DataFrame, weight: float = 1.0) ->
 
 
 def owned_phrases(
-    paths: list[Path] | tuple[Path, ...], rows: dict[str, int], key: str
+    paths: Sequence[Path], rows: dict[str, int], key: str
 ) -> tuple[list[str], np.ndarray]:
     """Return the phrases listed under `key` on the lines of JSON Lines files keyed by soc_code
     (our titles and service phrases), and the row (`rows`: code -> row) of each one's

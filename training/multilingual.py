@@ -485,7 +485,7 @@ def read_native_titles(paths: Sequence[Path], codes: np.ndarray) -> dict[str, Na
     position = {code: index for index, code in enumerate(codes)}
     native = {}
     for language in NATIVE_LANGUAGES:
-        titles, owners = data.owned_phrases(list(paths), position, language)
+        titles, owners = data.owned_phrases(paths, position, language)
         if titles:
             native[language] = NativeTitles.fit(titles, owners, len(codes))
     return native

@@ -816,16 +816,19 @@ def fit_floors(
     return Blend(*(round(float(v), 4) for v in np.exp(result.x)), *line)
 
 
-def blend_choices(observed: Observed, rows: np.ndarray, probabilities, betas, blend: Blend):
-    """Return each of BLEND_CHOICES fitted on `rows`: the floors as fitted on pseudo-postings or
-    refitted, each with the duties as they are or through a line fitted on the same rows."""
+def fit_blend_choice(
+    choice: str, observed: Observed, rows: np.ndarray, probabilities, betas, blend: Blend
+) -> Blend:
+    """Return one of BLEND_CHOICES fitted on `rows`: the floors as fitted on pseudo-postings
+    (`blend`) or refitted, with the duties as they are or through a line fitted on the same rows."""
+    if choice == "pseudo_postings":
+        return blend
+    if choice == "refitted":
+        return fit_floors(observed, rows, probabilities, betas)
     line = fit_duty_line(observed, rows, betas)
-    return {
-        "pseudo_postings": blend,
-        "refitted": fit_floors(observed, rows, probabilities, betas),
-        "pseudo_postings_with_line": replace(blend, duty_intercept=line[0], duty_slope=line[1]),
-        "refitted_with_line": fit_floors(observed, rows, probabilities, betas, line),
-    }
+    if choice == "pseudo_postings_with_line":
+        return replace(blend, duty_intercept=line[0], duty_slope=line[1])
+    return fit_floors(observed, rows, probabilities, betas, line)
 
 
 def calibrate_on_postings(
@@ -865,10 +868,12 @@ def calibrate_on_postings(
     for train, test in folds:
         fitted = fit_coder(coder_choice, observed.features[train], gold[train], weights)
         train_probabilities = softmax(_logits(observed.features[train], fitted))
-        floors = blend_choices(observed, train, train_probabilities, betas, blend)
         for choice in BLEND_CHOICES:
+            fitted_blend = fit_blend_choice(
+                choice, observed, train, train_probabilities, betas, blend
+            )
             blended[choice][test] = _blended(
-                floors[choice], observed, test, held_out[coder_choice][test], betas
+                fitted_blend, observed, test, held_out[coder_choice][test], betas
             )
     gold_beta = betas[gold]
     error = {c: _round(np.mean(np.square(blended[c] - gold_beta))) for c in BLEND_CHOICES}
@@ -879,9 +884,15 @@ def calibrate_on_postings(
 
     model.coder.weights = fit_coder(coder_choice, observed.features, gold, weights)
     everything = np.arange(count)
-    model.blend = blend_choices(
-        observed, everything, softmax(_logits(observed.features, model.coder.weights)), betas, blend
-    )[blend_choice]
+    # Only the chosen blend is fitted on every posting.
+    model.blend = fit_blend_choice(
+        blend_choice,
+        observed,
+        everything,
+        softmax(_logits(observed.features, model.coder.weights)),
+        betas,
+        blend,
+    )
     log(
         f"calibration postings: coder {coder_choice} (log-likelihood {likelihood}), "
         f"floors {blend_choice} (squared error {error})"
